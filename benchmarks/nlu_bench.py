@@ -1,0 +1,57 @@
+"""NLU benchmark: BANKING77 (20 % of train held back) and CLINC150 (val), torch vs int8 ONNX.
+
+    python benchmarks/nlu_bench.py [--finetune-epochs 3] [--only banking77|clinc150] [--out report.json]
+
+Tuning happens on parts of train only (the official test splits are held out by the evaluators).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from bot.nlu.evaluation import read_csv, split_holdout
+from bot.nlu.training import evaluate_intents
+
+DATASETS = Path(os.environ.get("CARELINE_DATASETS", "/work/shared/datasets"))
+
+
+def run(name: str, finetune_epochs: int) -> dict[str, object]:
+    started = time.perf_counter()
+    if name == "banking77":
+        train, test = split_holdout(read_csv(DATASETS / "banking77" / "train.csv"), 0.2, seed=0)
+        reports = evaluate_intents(train, test, finetune_epochs=finetune_epochs)
+    else:
+        train = read_csv(DATASETS / "clinc150" / "train.csv")
+        test = read_csv(DATASETS / "clinc150" / "val.csv")
+        reports = evaluate_intents(train, test, oos_label="oos", finetune_epochs=finetune_epochs)
+    out: dict[str, object] = {k: v.to_dict() for k, v in reports.items()}
+    if "onnx" in reports and "torch" in reports:
+        out["onnx_accuracy_delta"] = round(reports["onnx"].accuracy - reports["torch"].accuracy, 4)
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    out["finetune_epochs"] = finetune_epochs
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--finetune-epochs", type=int, default=0)
+    parser.add_argument("--only", choices=["banking77", "clinc150"], default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    results = {name: run(name, args.finetune_epochs) for name in ("banking77", "clinc150")
+               if args.only in (None, name)}
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

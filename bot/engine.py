@@ -1,0 +1,162 @@
+"""The engine: one customer message in, the bot's answers out, every channel alike.
+
+``Engine.handle`` locks the conversation, loads its events, runs the turn's stages in order
+(:mod:`bot.stages`), appends the new events and publishes them. The engine knows nothing of HTTP
+or audio.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from bot.bus import EventBus
+from bot.conversation import ConversationState, Status
+from bot.errors import ConcurrentWriteError, MessageTooLong, RequestError
+from bot.events import BotUttered, Event, UserUttered
+from bot.locks import ConversationLocks, InProcessLocks
+from bot.logs import get_logger
+from bot.messages import BotMessage, UserMessage
+from bot.project import Project
+from bot.stages import Escalate, Stage
+from bot.storage import ConversationStore
+from bot.turn import Escalation, Turn
+
+log = get_logger(__name__)
+
+MAX_CONVERSATION_ID = 128
+
+#: Told of every batch of events this worker committed: ``(conversation_id, events, turn)``; ``turn`` is
+#: ``None`` for events recorded outside a customer turn. Observers must be quick and must not raise.
+Observer = Callable[[str, Sequence[Event], Turn | None], None]
+
+
+class Engine:
+    """Runs turns for every conversation of one project."""
+
+    def __init__(
+        self,
+        project: Project,
+        store: ConversationStore,
+        stages: Sequence[Stage],
+        *,
+        locks: ConversationLocks | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.project = project
+        self.store = store
+        self.stages = list(stages)
+        self.locks = locks or InProcessLocks()
+        self.bus = bus or EventBus()
+        self.last_trace: list[str] = []
+        self.observers: list[Observer] = []
+
+    def check(self, conversation_id: str, message: UserMessage) -> None:
+        """Refuse bad input before anything is stored (raises :class:`RequestError`)."""
+        if not conversation_id or len(conversation_id) > MAX_CONVERSATION_ID:
+            raise RequestError(f"conversation id must be 1 to {MAX_CONVERSATION_ID} characters")
+        if not message.text.strip():
+            raise RequestError("message text is empty")
+        cap = self.project.config.limits.max_message_chars
+        if len(message.text) > cap:
+            raise MessageTooLong(f"message is {len(message.text)} characters; the limit is {cap}")
+
+    async def handle(self, conversation_id: str, message: UserMessage) -> list[BotMessage]:
+        """Run one turn; returns what the bot says (empty while a human owns the conversation)."""
+        self.check(conversation_id, message)
+        with structlog.contextvars.bound_contextvars(conversation_id=conversation_id, channel=message.channel):
+            async with self.locks.hold(conversation_id):
+                for attempt in (1, 2):
+                    state = await self.store.load(conversation_id)
+                    seq = len(state.events)
+                    turn = await self._run(state, message)
+                    try:
+                        await self.store.append(conversation_id, turn.events, expected_seq=seq)
+                    except ConcurrentWriteError:
+                        if attempt == 2:
+                            raise
+                        log.warning("turn_retried_after_concurrent_write")
+                        continue
+                    break
+            self.bus.publish(conversation_id, turn.events)
+            self._observe(conversation_id, turn.events, turn)
+            return turn.replies
+
+    async def _run(self, state: ConversationState, message: UserMessage) -> Turn:
+        turn = Turn(self.project, state, message, message.text)
+        started = time.perf_counter()
+        if state.status in (Status.HANDOFF, Status.AGENT):
+            turn.emit(UserUttered(text=message.text, channel=message.channel, metadata=message.metadata,
+                                  for_agent=True))
+            log.info("message_for_agent", status=str(state.status))
+            return turn
+        turn.emit(UserUttered(text=message.text, channel=message.channel, metadata=message.metadata))
+        with structlog.contextvars.bound_contextvars(turn=state.turns):
+            if self._too_fast(state):
+                turn.say("utter_slow_down", default="You're sending messages very quickly; "
+                         "please wait a moment before the next one.")
+                return turn
+            try:
+                for stage in self.stages:
+                    turn.trace.append(stage.name)
+                    began = time.perf_counter()
+                    await stage.run(turn)
+                    turn.timings[stage.name] = time.perf_counter() - began
+            except Exception:
+                log.exception("turn_failed", stage=turn.trace[-1] if turn.trace else None)
+                turn = self._failed_turn(state, message, turn)
+                await Escalate().run(turn)
+            self.last_trace = turn.trace
+            log.info("turn_handled", intent=turn.understanding.intent if turn.understanding else None,
+                     replies=len(turn.replies), escalated=turn.escalation is not None,
+                     ms=round((time.perf_counter() - started) * 1000, 1))
+        return turn
+
+    def _too_fast(self, state: ConversationState) -> bool:
+        limit = self.project.config.limits.max_turns_per_minute
+        since = time.time() - 60
+        recent = sum(1 for e in state.events if isinstance(e, UserUttered) and e.timestamp >= since)
+        return recent > limit
+
+    def _failed_turn(self, state: ConversationState, message: UserMessage, broken: Turn) -> Turn:
+        """Keep the customer's message, apologize and hand off (reason ``error``)."""
+        user = next(e for e in broken.events if isinstance(e, UserUttered))
+        new = {id(e) for e in broken.events}
+        fresh = ConversationState(state.conversation_id)
+        for event in state.events:
+            if id(event) not in new:
+                fresh.apply(event)
+        turn = Turn(self.project, fresh, message, message.text)
+        turn.emit(user)
+        turn.escalation = Escalation("error", message="Sorry, something went wrong on our side. "
+                                     "I'm passing you to a member of our team.")
+        return turn
+
+    async def record(self, conversation_id: str, events: Sequence[Event]) -> ConversationState:
+        """Append events from outside a customer turn (agents, ops) under the conversation's lock."""
+        async with self.locks.hold(conversation_id):
+            state = await self.store.load(conversation_id)
+            await self.store.append(conversation_id, events, expected_seq=len(state.events))
+            for event in events:
+                state.apply(event)
+        self.bus.publish(conversation_id, events)
+        self._observe(conversation_id, events, None)
+        return state
+
+    def _observe(self, conversation_id: str, events: Sequence[Event], turn: Turn | None) -> None:
+        for observer in self.observers:
+            try:
+                observer(conversation_id, events, turn)
+            except Exception:  # an observer (metrics) must never fail a committed turn; logged with traceback
+                log.exception("observer_failed", observer=repr(observer))
+
+    async def state(self, conversation_id: str) -> ConversationState:
+        """The conversation's current derived state."""
+        return await self.store.load(conversation_id)
+
+
+def bot_messages(events: Sequence[Event]) -> list[BotUttered]:
+    """The bot's utterances among ``events``."""
+    return [e for e in events if isinstance(e, BotUttered)]

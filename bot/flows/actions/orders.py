@@ -1,0 +1,130 @@
+"""Order actions: status and ETA, items, change address and cancel (before shipping), delivery problems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.flows.actions.base import BackendAction, human_time, utter_account_data, verified_customer
+from bot.flows.backend.base import BackendConflict, Order
+
+STATUS_TEXT = {"processing": "being prepared", "shipped": "on its way", "delivered": "delivered",
+               "cancelled": "cancelled"}
+
+
+class OrderAction(BackendAction):
+    """Finds the verified customer's order named by the ``order_number`` slot."""
+
+    async def owned_order(self, tracker: Tracker) -> Order | None:
+        customer_id = verified_customer(tracker)
+        number = tracker.get_slot("order_number")
+        if customer_id is None or not number:
+            return None
+        order = await self.backend.get_order(str(number))
+        return order if order is not None and order.customer_id == customer_id else None
+
+
+def _eta_phrase(order: Order) -> str:
+    if order.status == "delivered":
+        return f"It was delivered on {human_time(order.eta)}." if order.eta else "It was delivered."
+    if order.status == "cancelled" or not order.eta:
+        return ""
+    return f"Expected delivery: {human_time(order.eta)}."
+
+
+class ActionOrderStatus(OrderAction):
+    """Tell the status and ETA of the customer's order."""
+
+    action_name = "action_order_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        order = await self.owned_order(tracker)
+        if order is None:
+            return [SlotSet("order_found", False)]
+        carrier = f" with {order.carrier}" if order.carrier and order.status == "shipped" else ""
+        utter_account_data(dispatcher, "utter_order_status", order_number=order.id,
+                           status=STATUS_TEXT.get(order.status, order.status) + carrier, eta=_eta_phrase(order))
+        return [SlotSet("order_found", True), SlotSet("order_status", order.status)]
+
+
+class ActionOrderItems(OrderAction):
+    """List what is in the customer's order."""
+
+    action_name = "action_order_items"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        order = await self.owned_order(tracker)
+        if order is None:
+            return [SlotSet("order_found", False)]
+        items = "; ".join(f"{item['qty']} × {item['name']}" for item in order.items)
+        utter_account_data(dispatcher, "utter_order_items", order_number=order.id, items=items)
+        return [SlotSet("order_found", True)]
+
+
+class ActionCheckOrderModifiable(OrderAction):
+    """Can the order still be changed (not yet shipped)? Sets ``order_found``/``order_modifiable``."""
+
+    action_name = "action_check_order_modifiable"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        order = await self.owned_order(tracker)
+        if order is None:
+            return [SlotSet("order_found", False), SlotSet("order_modifiable", False)]
+        return [SlotSet("order_found", True), SlotSet("order_modifiable", order.modifiable),
+                SlotSet("order_status", order.status)]
+
+
+class ActionChangeAddress(OrderAction):
+    """Set the new delivery address (refused once shipped)."""
+
+    action_name = "action_change_address"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        order = await self.owned_order(tracker)
+        address = tracker.get_slot("new_address")
+        if order is None or not address:
+            return [SlotSet("order_found", False)]
+        try:
+            changed = await self.backend.change_address(order.id, str(address))
+        except BackendConflict:
+            dispatcher.utter_message(response="utter_order_not_modifiable")
+            return [SlotSet("order_modifiable", False)]
+        utter_account_data(dispatcher, "utter_address_changed", order_number=changed.id, address=changed.address)
+        return []
+
+
+class ActionCancelOrder(OrderAction):
+    """Cancel the order (refused once shipped)."""
+
+    action_name = "action_cancel_order"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        order = await self.owned_order(tracker)
+        if order is None:
+            return [SlotSet("order_found", False)]
+        try:
+            await self.backend.cancel_order(order.id)
+        except BackendConflict:
+            dispatcher.utter_message(response="utter_order_not_modifiable")
+            return [SlotSet("order_modifiable", False)]
+        utter_account_data(dispatcher, "utter_order_cancelled", order_number=order.id)
+        return [SlotSet("order_status", "cancelled")]
+
+
+class ActionReportDeliveryProblem(OrderAction):
+    """Record a missing or damaged delivery; the flow then hands off to the deliveries team."""
+
+    action_name = "action_report_delivery_problem"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        order = await self.owned_order(tracker)
+        if order is None:
+            return [SlotSet("order_found", False)]
+        kind = str(tracker.get_slot("problem_type") or "other")
+        note = str(tracker.latest_message.get("text", ""))
+        reference = await self.backend.report_problem(order.id, kind, note)
+        utter_account_data(dispatcher, "utter_problem_recorded", order_number=order.id, reference=reference)
+        return [SlotSet("order_found", True), SlotSet("case_reference", reference)]

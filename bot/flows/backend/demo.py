@@ -1,0 +1,268 @@
+"""The demo backend: SQLite (stdlib ``sqlite3``, off the event loop) seeded from ``bot/demo/seed.json``.
+
+State really changes: an address change, cancellation or reschedule is visible to the next call.
+One-time codes are "sent" to :attr:`DemoBackend.outbox` (the demo has no SMS gateway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.flows.backend.base import (
+    Appointment,
+    Backend,
+    BackendConflict,
+    Customer,
+    FreeSlot,
+    Order,
+    Verification,
+)
+from bot.logs import get_logger
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+DEMO_SEED = Path(__file__).resolve().parents[2] / "demo" / "seed.json"
+
+_SCHEMA = """
+CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT, email TEXT, phone TEXT, date_of_birth TEXT,
+                        postcode TEXT, pin TEXT);
+CREATE TABLE orders (id TEXT PRIMARY KEY, customer_id TEXT, status TEXT, eta TEXT, items TEXT, address TEXT,
+                     carrier TEXT);
+CREATE TABLE appointments (id TEXT PRIMARY KEY, customer_id TEXT, service TEXT, clinician TEXT, start TEXT,
+                           status TEXT);
+CREATE TABLE free_slots (clinician TEXT, start TEXT, PRIMARY KEY (clinician, start));
+CREATE TABLE problems (ref TEXT PRIMARY KEY, order_id TEXT, kind TEXT, note TEXT);
+CREATE TABLE codes (customer_id TEXT PRIMARY KEY, code TEXT);
+"""
+
+
+def normalize_phone(raw: str) -> str | None:
+    """E.164 form of a phone number (``+442079460011``), trying GB then US for national numbers."""
+    import phonenumbers
+
+    for region in (None, "GB", "US"):
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return None
+
+
+def normalize_postcode(raw: str) -> str:
+    return "".join(raw.split()).upper()
+
+
+def mask_contact(value: str) -> str:
+    """``ada@example.com`` → ``a***@example.com``; phones keep the last two digits."""
+    if "@" in value:
+        user, _, domain = value.partition("@")
+        return f"{user[:1]}***@{domain}"
+    return "*" * max(0, len(value) - 2) + value[-2:]
+
+
+class DemoBackend(Backend):
+    """SQLite-backed demo systems; ``path=":memory:"`` (default) gives every instance a fresh copy."""
+
+    def __init__(self, seed: dict[str, Any], *, path: str = ":memory:", today: str | None = None) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+        self.today = today or seed.get("today", "1970-01-01")
+        self.outbox: list[dict[str, str]] = []
+        exists = self._db.execute("SELECT name FROM sqlite_master WHERE name='customers'").fetchone()
+        if not exists:
+            self._seed(seed)
+
+    @classmethod
+    def from_seed_file(cls, path: Path = DEMO_SEED, **kwargs: Any) -> DemoBackend:
+        """A demo backend seeded from a JSON file shaped like ``bot/demo/seed.json``."""
+        return cls(json.loads(path.read_text(encoding="utf-8")), **kwargs)
+
+    def _seed(self, seed: dict[str, Any]) -> None:
+        with self._db:
+            self._db.executescript(_SCHEMA)
+            for c in seed.get("customers", []):
+                self._db.execute("INSERT INTO customers VALUES (?,?,?,?,?,?,?)",
+                                 (c["id"], c["name"], c["email"].lower(), normalize_phone(c["phone"]),
+                                  c["date_of_birth"], normalize_postcode(c["postcode"]), c.get("pin")))
+            for o in seed.get("orders", []):
+                self._db.execute("INSERT INTO orders VALUES (?,?,?,?,?,?,?)",
+                                 (o["id"].upper(), o["customer_id"], o["status"], o.get("eta"),
+                                  json.dumps(o["items"]), o["address"], o.get("carrier")))
+            for a in seed.get("appointments", []):
+                self._db.execute("INSERT INTO appointments VALUES (?,?,?,?,?,?)",
+                                 (a["id"].upper(), a["customer_id"], a["service"], a["clinician"], a["start"],
+                                  a["status"]))
+            for s in seed.get("free_slots", []):
+                self._db.execute("INSERT INTO free_slots VALUES (?,?)", (s["clinician"], s["start"]))
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            with self._lock, self._db:
+                return work(self._db)
+
+        return await asyncio.to_thread(locked)
+
+    async def find_customer(self, identifier: str) -> Customer | None:
+        value = identifier.strip()
+        phone = normalize_phone(value) if any(ch.isdigit() for ch in value) and "@" not in value else None
+
+        def work(db: sqlite3.Connection) -> Customer | None:
+            row = db.execute(
+                "SELECT c.id, c.name FROM customers c LEFT JOIN orders o ON o.customer_id = c.id "
+                "WHERE c.email = ? OR c.phone = ? OR o.id = ? LIMIT 1",
+                (value.lower(), phone, value.upper()),
+            ).fetchone()
+            return Customer(row["id"], row["name"]) if row else None
+
+        return await self._run(work)
+
+    async def verify(self, customer_id: str, proof: Verification) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            row = db.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
+            if row is None:
+                return False
+            if proof.date_of_birth is not None:
+                return secrets.compare_digest(row["date_of_birth"], proof.date_of_birth)
+            if proof.postcode is not None:
+                return secrets.compare_digest(row["postcode"], normalize_postcode(proof.postcode))
+            if proof.pin is not None:
+                return row["pin"] is not None and secrets.compare_digest(row["pin"], proof.pin)
+            if proof.code is not None:
+                code = db.execute("SELECT code FROM codes WHERE customer_id = ?", (customer_id,)).fetchone()
+                ok = code is not None and secrets.compare_digest(code["code"], proof.code)
+                if ok:
+                    db.execute("DELETE FROM codes WHERE customer_id = ?", (customer_id,))
+                return ok
+            return False
+
+        return await self._run(work)
+
+    async def send_code(self, customer_id: str) -> str:
+        code = f"{secrets.randbelow(1_000_000):06d}"
+
+        def work(db: sqlite3.Connection) -> str:
+            row = db.execute("SELECT email FROM customers WHERE id = ?", (customer_id,)).fetchone()
+            db.execute("INSERT OR REPLACE INTO codes VALUES (?, ?)", (customer_id, code))
+            return str(row["email"]) if row else ""
+
+        email = await self._run(work)
+        self.outbox.append({"customer_id": customer_id, "to": email, "code": code})
+        log.info("verification_code_sent", customer_id=customer_id)
+        return mask_contact(email)
+
+    @staticmethod
+    def _order(row: sqlite3.Row) -> Order:
+        return Order(row["id"], row["customer_id"], row["status"], row["eta"], tuple(json.loads(row["items"])),
+                     row["address"], row["carrier"])
+
+    async def get_order(self, order_id: str) -> Order | None:
+        def work(db: sqlite3.Connection) -> Order | None:
+            row = db.execute("SELECT * FROM orders WHERE id = ?", (order_id.strip().upper(),)).fetchone()
+            return self._order(row) if row else None
+
+        return await self._run(work)
+
+    async def list_orders(self, customer_id: str) -> list[Order]:
+        def work(db: sqlite3.Connection) -> list[Order]:
+            rows = db.execute("SELECT * FROM orders WHERE customer_id = ? ORDER BY id DESC", (customer_id,))
+            return [self._order(r) for r in rows]
+
+        return await self._run(work)
+
+    async def _modify(self, order_id: str, sql: str, args: tuple[Any, ...]) -> Order:
+        def work(db: sqlite3.Connection) -> Order:
+            row = db.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+            if row is None:
+                raise BackendConflict(f"no order {order_id}", code="not_found")
+            if row["status"] != "processing":
+                raise BackendConflict(f"order {order_id} is {row['status']}", code=f"already_{row['status']}")
+            db.execute(sql, (*args, order_id))
+            return self._order(db.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone())
+
+        return await self._run(work)
+
+    async def change_address(self, order_id: str, address: str) -> Order:
+        return await self._modify(order_id, "UPDATE orders SET address = ? WHERE id = ?", (address,))
+
+    async def cancel_order(self, order_id: str) -> Order:
+        return await self._modify(order_id, "UPDATE orders SET status = 'cancelled', eta = NULL WHERE id = ?", ())
+
+    async def report_problem(self, order_id: str, kind: str, note: str) -> str:
+        ref = f"CASE-{secrets.token_hex(3).upper()}"
+
+        def work(db: sqlite3.Connection) -> str:
+            db.execute("INSERT INTO problems VALUES (?,?,?,?)", (ref, order_id, kind, note))
+            return ref
+
+        return await self._run(work)
+
+    async def list_appointments(self, customer_id: str) -> list[Appointment]:
+        def work(db: sqlite3.Connection) -> list[Appointment]:
+            rows = db.execute("SELECT * FROM appointments WHERE customer_id = ? AND status != 'cancelled' "
+                              "AND start >= ? ORDER BY start", (customer_id, self.today))
+            return [Appointment(**dict(r)) for r in rows]
+
+        return await self._run(work)
+
+    @staticmethod
+    def _get_appointment(db: sqlite3.Connection, appointment_id: str) -> Appointment:
+        row = db.execute("SELECT * FROM appointments WHERE id = ?", (appointment_id.upper(),)).fetchone()
+        if row is None:
+            raise BackendConflict(f"no appointment {appointment_id}", code="not_found")
+        return Appointment(**dict(row))
+
+    async def free_slots(self, appointment_id: str, limit: int = 3) -> list[FreeSlot]:
+        def work(db: sqlite3.Connection) -> list[FreeSlot]:
+            appointment = self._get_appointment(db, appointment_id)
+            rows = db.execute("SELECT * FROM free_slots WHERE clinician = ? AND start >= ? ORDER BY start LIMIT ?",
+                              (appointment.clinician, self.today, limit))
+            return [FreeSlot(r["clinician"], r["start"]) for r in rows]
+
+        return await self._run(work)
+
+    async def confirm_appointment(self, appointment_id: str) -> Appointment:
+        def work(db: sqlite3.Connection) -> Appointment:
+            appointment = self._get_appointment(db, appointment_id)
+            if appointment.status == "cancelled":
+                raise BackendConflict("the appointment was cancelled", code="already_cancelled")
+            db.execute("UPDATE appointments SET status = 'confirmed' WHERE id = ?", (appointment.id,))
+            return self._get_appointment(db, appointment.id)
+
+        return await self._run(work)
+
+    async def reschedule_appointment(self, appointment_id: str, start: str) -> Appointment:
+        def work(db: sqlite3.Connection) -> Appointment:
+            appointment = self._get_appointment(db, appointment_id)
+            free = db.execute("SELECT 1 FROM free_slots WHERE clinician = ? AND start = ?",
+                              (appointment.clinician, start)).fetchone()
+            if free is None:
+                raise BackendConflict(f"{start} is not free", code="slot_taken")
+            db.execute("DELETE FROM free_slots WHERE clinician = ? AND start = ?", (appointment.clinician, start))
+            db.execute("INSERT OR IGNORE INTO free_slots VALUES (?, ?)", (appointment.clinician, appointment.start))
+            db.execute("UPDATE appointments SET start = ?, status = 'confirmed' WHERE id = ?", (start, appointment.id))
+            return self._get_appointment(db, appointment.id)
+
+        return await self._run(work)
+
+    async def cancel_appointment(self, appointment_id: str) -> Appointment:
+        def work(db: sqlite3.Connection) -> Appointment:
+            appointment = self._get_appointment(db, appointment_id)
+            db.execute("UPDATE appointments SET status = 'cancelled' WHERE id = ?", (appointment.id,))
+            db.execute("INSERT OR IGNORE INTO free_slots VALUES (?, ?)", (appointment.clinician, appointment.start))
+            return self._get_appointment(db, appointment.id)
+
+        return await self._run(work)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._db.close)

@@ -1,0 +1,166 @@
+"""The flow grammar (Rasa CALM-like YAML in a project's ``flows/``), as typed, validated models.
+
+```yaml
+flows:
+  check_order_status:
+    description: Tell a verified customer where their order is.
+    nlu_trigger: [{intent: check_order_status}]
+    steps:
+      - call: authentication
+      - collect: order_number
+      - action: action_check_order_status
+        next:
+          - if: slots.order_found
+            then: report
+          - else: not_found
+      - id: report
+        action: utter_order_status
+        next: END
+      - id: not_found
+        action: utter_order_not_found
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+STEP_KINDS = ("collect", "action", "set_slots", "link", "call", "handoff", "noop")
+
+
+class Rejection(BaseModel):
+    """Refuse a collected value when ``if`` holds, saying ``utter``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    if_: str = Field(alias="if")
+    """Condition on slots, e.g. ``not slots.pin matches "^[0-9]{4}$"``."""
+    utter: str
+    """Response to send when the value is rejected."""
+
+
+class Branch(BaseModel):
+    """One entry of a conditional ``next``: ``{if: cond, then: step}`` or ``{else: step}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    if_: str | None = Field(default=None, alias="if")
+    """Condition on slots; ``None`` for the ``else`` branch."""
+    then: str | list[Step] | None = None
+    """Step id (or ``END``) taken when the condition holds."""
+    else_: str | list[Step] | None = Field(default=None, alias="else")
+    """Step id (or ``END``) taken when no earlier branch held."""
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Branch:
+        if (self.if_ is None) == (self.else_ is None):
+            raise ValueError("a branch is either {if: ..., then: ...} or {else: ...}")
+        if self.if_ is not None and self.then is None:
+            raise ValueError("an 'if' branch needs 'then'")
+        return self
+
+
+class Step(BaseModel):
+    """One step of a flow: exactly one of ``collect``, ``action``, ``set_slots``, ``link``, ``call``, ``handoff``,
+    ``noop``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str | None = None
+    """Label other steps' ``next`` can jump to."""
+    next: str | list[Branch] | None = None
+    """Where to go after this step: a step id, ``END``, or conditional branches. Default: the next step."""
+    collect: str | None = None
+    """Slot to fill from the customer's answer."""
+    action: str | None = None
+    """A response (``utter_*``) to send or a business action (``action_*``) to run."""
+    set_slots: list[dict[str, Any]] | None = None
+    """Slots to set, e.g. ``[{order_found: null}]``."""
+    link: str | None = None
+    """Flow to continue with; this flow ends."""
+    call: str | None = None
+    """Flow to run as a sub-flow; this flow resumes after it."""
+    handoff: str | None = None
+    """Hand the conversation to humans with this escalation reason (e.g. ``auth_failed``); the flow ends."""
+    team: str | None = None
+    """With ``handoff``: the team/skill to route to."""
+    noop: bool | None = None
+    """A step that only branches."""
+    utter: str | None = None
+    """With ``collect``: the question (default ``utter_ask_<slot>``)."""
+    description: str | None = None
+    """With ``collect``: what the slot holds (helps extraction)."""
+    ask_before_filling: bool = False
+    """With ``collect``: ask even when the slot already has a value."""
+    reset_after_flow_ends: bool = True
+    """With ``collect``: clear the slot when the flow ends."""
+    rejections: list[Rejection] = Field(default_factory=list)
+    """With ``collect``: values refused, with the reason said to the customer."""
+    max_attempts: int | None = Field(default=None, ge=1)
+    """With ``collect``: rejected answers before the flow gives up."""
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> Step:
+        kinds = [k for k in STEP_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            found = ", ".join(kinds) or "none"
+            raise ValueError(f"a step needs exactly one of {', '.join(STEP_KINDS)} (found: {found})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """Which of the step kinds this is."""
+        return next(k for k in STEP_KINDS if getattr(self, k) is not None)
+
+
+class NluTrigger(BaseModel):
+    """Start the flow when this intent is predicted above ``confidence_threshold``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    intent: str
+    """Intent name from the NLU data."""
+    confidence_threshold: float = Field(default=0.0, ge=0, le=1)
+    """Minimum classifier confidence to trigger."""
+
+
+class Flow(BaseModel):
+    """A business process the bot can run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    name: str | None = None
+    """Human-readable name (defaults to the id)."""
+    description: str
+    """What the flow does (used by the command generator and shown to agents)."""
+    nlu_trigger: list[NluTrigger] = Field(default_factory=list)
+    """Intents that start the flow."""
+    if_: str | None = Field(default=None, alias="if")
+    """Start the flow only when this condition on slots holds."""
+    persisted_slots: list[str] = Field(default_factory=list)
+    """Collected slots kept after the flow ends."""
+    requires_auth: bool = False
+    """The flow touches account data: run ``authentication`` first unless verified."""
+    steps: list[Step] = Field(min_length=1)
+    """The steps, run top to bottom unless ``next`` says otherwise."""
+
+    @field_validator("nlu_trigger", mode="before")
+    @classmethod
+    def _intent_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"intent": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class FlowsFile(BaseModel):
+    """One YAML file of ``flows/``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    flows: dict[str, Flow]
+    """Flows by id."""
+
+
+Branch.model_rebuild()

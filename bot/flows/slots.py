@@ -1,0 +1,175 @@
+"""Filling slots from what the customer said: Rasa slot mappings, button choices and responses.
+
+A slot is filled only by a ``collect`` step of an active flow (or pre-filled from the message that
+starts the flow): nothing the customer sends can set ``authenticated``, ``customer_id`` or any other
+slot no flow collects, payloads included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.events import BotUttered, UserUttered
+from bot.messages import BotMessage, Button
+from bot.nlu.base import Understanding
+from bot.project.schema import SlotSpec
+from bot.stages import parse_payload
+from bot.turn import Turn, fill
+
+TRUE_WORDS = {"true", "yes", "y", "1"}
+FALSE_WORDS = {"false", "no", "n", "0"}
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A value for a slot and where it came from: ``payload``, ``entity``, ``intent`` or ``text``."""
+
+    value: Any
+    source: str
+
+
+def mappings_of(name: str, spec: SlotSpec) -> list[dict[str, Any]]:
+    """The slot's mappings; defaults: bool ← yes/no, others ← the same-named entity, then the text."""
+    if spec.mappings:
+        return list(spec.mappings)
+    if spec.type == "bool":
+        return [{"type": "from_entity", "entity": "yes_no"}, {"type": "from_intent", "intent": "affirm", "value": True},
+                {"type": "from_intent", "intent": "deny", "value": False}]
+    return [{"type": "from_entity", "entity": name}, {"type": "from_text"}]
+
+
+def _coerce(value: Any, spec: SlotSpec) -> Any:
+    if spec.type == "bool" and not isinstance(value, bool):
+        word = str(value).strip().lower()
+        return True if word in TRUE_WORDS else False if word in FALSE_WORDS else None
+    if spec.type == "categorical" and spec.values:
+        return next((v for v in spec.values if v.lower() == str(value).strip().lower()), None)
+    if spec.type == "float":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def extract(turn: Turn, name: str, *, allow_text: bool = True) -> Found | None:
+    """A value for slot ``name`` from this turn's understanding, or ``None``."""
+    spec = turn.project.domain.slots.get(name)
+    understanding = turn.understanding
+    if spec is None or understanding is None:
+        return None
+    for entity in understanding.entities:
+        if entity.extractor == "payload" and entity.entity == name:
+            value = _coerce(entity.value, spec)
+            if value is not None:
+                return Found(value, "payload")
+    for mapping in mappings_of(name, spec):
+        kind = mapping.get("type")
+        if mapping.get("intent") and kind != "from_intent" and understanding.intent not in _names(mapping["intent"]):
+            continue
+        if understanding.intent in _names(mapping.get("not_intent")):
+            continue
+        candidate: Any = None
+        if kind == "from_entity":
+            match = understanding.entity(str(mapping.get("entity", name)))
+            candidate, source = (match.value if match else None), "entity"
+        elif kind == "from_intent" and understanding.intent in _names(mapping.get("intent")):
+            candidate, source = mapping.get("value"), "intent"
+        elif kind == "from_text" and allow_text and not turn.text.startswith("/"):
+            candidate, source = turn.text, "text"
+        value = _coerce(candidate, spec) if candidate is not None else None
+        if value is not None:
+            return Found(value, source)
+    return None
+
+
+def _names(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def last_buttons(turn: Turn) -> tuple[dict[str, Any], ...]:
+    """Buttons of the bot's latest message that had any, since the customer's previous message."""
+    seen_user = False
+    for event in reversed(turn.state.events):
+        if isinstance(event, UserUttered):
+            if seen_user:
+                return ()
+            seen_user = True
+        elif isinstance(event, BotUttered) and seen_user and event.buttons:
+            return event.buttons
+    return ()
+
+
+def choose_button(turn: Turn) -> Understanding | None:
+    """The button the customer meant by "the second one", its title, or a date/time equal to its value."""
+    understanding = turn.understanding
+    buttons = last_buttons(turn)
+    if understanding is None or not buttons or turn.text.startswith("/"):
+        return None
+    chosen: dict[str, Any] | None = None
+    ordinal = understanding.entity("ordinal")
+    wanted = turn.text.strip().lower().rstrip(".!")
+    when = understanding.entity("datetime")
+    for button in buttons:
+        if button["title"].strip().lower() == wanted:
+            chosen = button
+    if chosen is None and when is not None:
+        chosen = next((b for b in buttons if str(when.value) in b["payload"]), None)
+    if chosen is None and ordinal is not None and isinstance(ordinal.value, int):
+        position = ordinal.value - 1 if ordinal.value > 0 else len(buttons) + ordinal.value
+        if 0 <= position < len(buttons):
+            chosen = buttons[position]
+    if chosen is None:
+        return None
+    parsed = parse_payload(chosen["payload"])
+    if parsed is None:
+        return None
+    return Understanding(parsed.intent, 1.0, parsed.ranking, parsed.entities + understanding.entities)
+
+
+def render(turn: Turn, name: str, *, values: dict[str, Any] | None = None,
+           buttons: list[dict[str, Any]] | None = None, custom: dict[str, Any] | None = None,
+           default: str | None = None) -> BotMessage:
+    """Response ``name`` for the turn's channel, filled from slots and ``values``.
+
+    A response whose ``metadata`` says ``account_data: true`` is marked so, like an action's.
+    """
+    variant = turn.project.response(name, turn.channel)
+    if variant is None:
+        if default is None:
+            raise KeyError(f"no response named {name!r} in domain.yml")
+        own_buttons: tuple[Button, ...] = ()
+        text, marked = default, False
+    else:
+        text = variant.text
+        own_buttons = tuple(Button(b.title, b.payload) for b in variant.buttons)
+        marked = bool(variant.metadata.get("account_data"))
+    chosen = tuple(Button(str(b["title"]), str(b["payload"])) for b in buttons) if buttons else own_buttons
+    extra = dict(custom or {})
+    if marked:
+        extra["account_data"] = True
+    return BotMessage(fill(text, {**turn.state.slots, **(values or {})}), chosen, response=name, custom=extra)
+
+
+def utter(turn: Turn, name: str, **kwargs: Any) -> None:
+    """Send :func:`render`'s message."""
+    turn.reply(render(turn, name, **kwargs))
+
+
+def dispatch(turn: Turn, responses: list[dict[str, Any]]) -> None:
+    """Send an action's dispatcher messages (``response`` names are rendered from the domain)."""
+    reserved = {"text", "buttons", "elements", "custom", "template", "response", "image", "attachment"}
+    for message in responses:
+        values = {k: v for k, v in message.items() if k not in reserved}
+        custom = message.get("custom") or {}
+        if message.get("response"):
+            utter(turn, str(message["response"]), values=values, buttons=message.get("buttons") or None,
+                  custom=custom)
+        elif message.get("text"):
+            buttons = tuple(Button(str(b["title"]), str(b["payload"])) for b in message.get("buttons") or [])
+            turn.reply(BotMessage(str(message["text"]), buttons, custom=custom))

@@ -1,0 +1,308 @@
+"""``careline scope show|set|history|rollback`` and ``careline eval guard``.
+
+The scope commands write the history in the deployment's database (``--database`` or
+``CARELINE_DATABASE_URL``) and, with ``CARELINE_REDIS_URL``, tell every running worker at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import getpass
+import json
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bot.errors import CarelineError, ConfigError
+from bot.settings import Settings
+from evals.dataset_report import report_option, write_report
+
+T = TypeVar("T")
+
+project_option = click.option("--project", type=click.Path(path_type=Path), default=None,
+                              help="Project directory (default: the bundled demo).")
+database_option = click.option("--database", "database_url", default=None,
+                               help="sqlite:///PATH or postgresql://... (default: the server's default).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _run(project: Path | None, database_url: str | None, action: Callable[[Any], Awaitable[T]]) -> T:
+    from bot.guardrails.scope import ScopeService
+    from bot.logs import configure_logging
+    from bot.project import load_project
+    from bot.runtime import default_database_url
+    from bot.storage import open_database
+
+    settings = Settings.from_env(project=project, database_url=database_url)
+    configure_logging(level="warning")
+    try:
+        loaded = load_project(settings.project)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def main() -> T:
+        database = await open_database(settings.database_url or default_database_url(loaded))
+        service = ScopeService(database, loaded.guardrails.scope, redis_url=settings.redis_url,
+                               flows=loaded.flows, intents=loaded.nlu.intents)
+        try:
+            await service.setup()
+            await service.start()
+            return await action(service)
+        finally:
+            await service.close()
+            await database.close()
+
+    try:
+        return asyncio.run(main())
+    except CarelineError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _print_version(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    scope = data["scope"]
+    click.echo(f"scope v{data['version']} ({data['kind']}) by {data['author']} at "
+               f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(data['created_at']))} UTC: {data['reason']}")
+    click.echo(f"  automation: {'on' if scope['automation'] else 'off'}   rollout: {scope['rollout']:g}%")
+    for key in ("flows", "channels", "intents"):
+        if scope[key]:
+            click.echo(f"  {key}: " + ", ".join(f"{k}={'on' if v else 'off'}" for k, v in sorted(scope[key].items())))
+
+
+@click.group()
+def scope() -> None:
+    """The automation scope (the roll-back switch): show, change, history, rollback; project releases."""
+
+
+@scope.command("show")
+@project_option
+@database_option
+@json_option
+def scope_show(project: Path | None, database_url: str | None, as_json: bool) -> None:
+    """The current scope and its version."""
+
+    async def action(service: Any) -> dict[str, Any]:
+        return service.current.to_dict()  # type: ignore[no-any-return]
+
+    _print_version(_run(project, database_url, action), as_json)
+
+
+def _switches(values: tuple[str, ...], key: str) -> dict[str, bool | None]:
+    out: dict[str, bool | None] = {}
+    for value in values:
+        name, _, state = value.partition("=")
+        if state not in ("on", "off", "default") or not name:
+            raise click.BadParameter(f"expected NAME=on|off|default, got {value!r}", param_hint=f"--{key}")
+        out[name] = None if state == "default" else state == "on"
+    return out
+
+
+@scope.command("set")
+@project_option
+@database_option
+@json_option
+@click.option("--automation", type=click.Choice(["on", "off"]), default=None, help="Global switch.")
+@click.option("--flow", "flows", multiple=True, help="FLOW=on|off|default (repeatable).")
+@click.option("--channel", "channels", multiple=True, help="CHANNEL=on|off|default (repeatable).")
+@click.option("--intent", "intents", multiple=True, help="INTENT=on|off|default (repeatable).")
+@click.option("--rollout", type=click.FloatRange(0, 100), default=None, help="Percent of new conversations served.")
+@click.option("--reason", required=True, help="Why (kept in the history).")
+@click.option("--author", default=None, help="Who (default: the login name).")
+def scope_set(project: Path | None, database_url: str | None, as_json: bool, automation: str | None,
+              flows: tuple[str, ...], channels: tuple[str, ...], intents: tuple[str, ...], rollout: float | None,
+              reason: str, author: str | None) -> None:
+    """Change the scope (a new version; unnamed switches keep their value)."""
+    changes: dict[str, Any] = {}
+    if automation is not None:
+        changes["automation"] = automation == "on"
+    for key, values in (("flows", flows), ("channels", channels), ("intents", intents)):
+        if values:
+            changes[key] = _switches(values, key[:-1])
+    if rollout is not None:
+        changes["rollout"] = rollout
+    if not changes:
+        raise click.UsageError("nothing to change: give --automation, --flow, --channel, --intent or --rollout")
+
+    async def action(service: Any) -> dict[str, Any]:
+        return (await service.update(changes, author=author or getpass.getuser(), reason=reason)).to_dict()  # type: ignore[no-any-return]
+
+    _print_version(_run(project, database_url, action), as_json)
+
+
+@scope.command("history")
+@project_option
+@database_option
+@json_option
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+def scope_history(project: Path | None, database_url: str | None, as_json: bool, limit: int) -> None:
+    """Every version, newest first."""
+
+    async def action(service: Any) -> list[dict[str, Any]]:
+        return [v.to_dict() for v in await service.history(limit)]
+
+    versions = _run(project, database_url, action)
+    if as_json:
+        click.echo(json.dumps(versions, indent=2))
+        return
+    for data in versions:
+        restored = f" (restores v{data['restored_from']})" if data["restored_from"] else ""
+        click.echo(f"v{data['version']:<4} {data['kind']:<8} {data['author']:<16} "
+                   f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(data['created_at']))}  {data['reason']}{restored}")
+
+
+@scope.command("rollback")
+@project_option
+@database_option
+@json_option
+@click.argument("version", type=int)
+@click.option("--reason", required=True, help="Why (kept in the history).")
+@click.option("--author", default=None, help="Who (default: the login name).")
+def scope_rollback(project: Path | None, database_url: str | None, as_json: bool, version: int, reason: str,
+                   author: str | None) -> None:
+    """Restore VERSION's scope (as a new version)."""
+
+    async def action(service: Any) -> dict[str, Any]:
+        return (await service.rollback(version, author=author or getpass.getuser(), reason=reason)).to_dict()  # type: ignore[no-any-return]
+
+    _print_version(_run(project, database_url, action), as_json)
+
+
+@scope.command("releases")
+@project_option
+@database_option
+@json_option
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+def scope_releases(project: Path | None, database_url: str | None, as_json: bool, limit: int) -> None:
+    """Deployed project versions (flows, NLU, knowledge), most recently deployed first."""
+    from bot.guardrails.releases import ReleaseStore
+
+    async def action(service: Any) -> list[dict[str, Any]]:
+        store = ReleaseStore(service.database)
+        await store.setup()
+        return [r.summary() for r in await store.recent(limit)]
+
+    releases = _run(project, database_url, action)
+    if as_json:
+        click.echo(json.dumps(releases, indent=2))
+        return
+    for data in releases:
+        click.echo(f"release {data['release']:<4} {data['fingerprint']}  {data['files']:>4} files  deployed "
+                   f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(data['deployed_at']))} UTC")
+
+
+@scope.command("restore-release")
+@project_option
+@database_option
+@click.argument("release", type=int)
+@click.option("--to", "target", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the release's project files to.")
+def scope_restore_release(project: Path | None, database_url: str | None, release: int, target: Path) -> None:
+    """Write RELEASE's project files to a folder (then serve it, or commit it)."""
+    from bot.guardrails.releases import ReleaseStore
+
+    async def action(service: Any) -> int:
+        store = ReleaseStore(service.database)
+        await store.setup()
+        return len(await store.restore(release, target))
+
+    click.echo(f"restored {_run(project, database_url, action)} files of release {release} to {target}")
+
+
+def read_labelled_csv(path: Path) -> list[tuple[str, int]]:
+    """``text,label`` rows (header row first; label 1 = should fire, 0 = should not)."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or not {"text", "label"} <= set(reader.fieldnames):
+            raise click.BadParameter(f"{path}: the header row must name the columns 'text' and 'label'",
+                                     param_hint="--data")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            if row["label"] not in ("0", "1"):
+                raise click.BadParameter(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}",
+                                         param_hint="--data")
+            rows.append((row["text"], int(row["label"])))
+    return rows
+
+
+async def evaluate_detector(detector: Any, fires: Callable[[list[Any]], bool], rows: list[tuple[str, int]]
+                            ) -> dict[str, Any]:
+    """Precision, recall, F1 and per-message latency of ``detector`` on labelled ``rows``."""
+    from bot.conversation import ConversationState
+
+    await detector.detect("warm up", ConversationState("eval"), "rest")
+    tp = fp = fn = tn = 0
+    latencies = []
+    for index, (text, label) in enumerate(rows):
+        started = time.perf_counter()
+        signals = await detector.detect(text, ConversationState(f"eval-{index}"), "rest")
+        latencies.append((time.perf_counter() - started) * 1000)
+        predicted = fires(signals)
+        tp += predicted and label == 1
+        fp += predicted and label == 0
+        fn += (not predicted) and label == 1
+        tn += (not predicted) and label == 0
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    ordered = sorted(latencies)
+    return {
+        "detector": detector.name, "examples": len(rows), "precision": round(precision, 4),
+        "recall": round(recall, 4), "f1": round(f1, 4), "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+        "latency_ms": {"mean": round(statistics.fmean(latencies), 2) if latencies else 0.0,
+                       "p50": round(ordered[len(ordered) // 2], 2) if ordered else 0.0,
+                       "p95": round(ordered[int(len(ordered) * 0.95)], 2) if ordered else 0.0},
+    }
+
+
+@click.command("guard")
+@project_option
+@click.option("--detector", "name", required=True, help="Detector name (emotion, regulated_topic, complexity, "
+              "prompt_injection, other_customer_data, pii, human_request).")
+@click.option("--data", "data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV with a header row and the columns text,label.")
+@json_option
+@report_option
+def eval_guard(project: Path | None, name: str, data: Path, as_json: bool, report_dir: Path | None) -> None:
+    """Precision, recall, F1 and latency of one detector ("fires" = a signal the policy acts on)."""
+    from bot.embeddings import shared_embedder
+    from bot.guardrails.policy import lowest_threshold
+    from bot.guardrails.wiring import build_detectors, build_policy
+    from bot.project import load_project
+
+    rows = read_labelled_csv(data)
+    settings = Settings.from_env(project=project)
+    try:
+        loaded = load_project(settings.project)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    detectors = {d.name: d for d in build_detectors(loaded, shared_embedder())}
+    if name not in detectors:
+        raise click.BadParameter(f"no detector {name!r}; expected one of {sorted(detectors)}", param_hint="--detector")
+    policy = build_policy(loaded)
+
+    def fires(signals: list[Any]) -> bool:
+        for signal in signals:
+            rule = policy.rule(signal.category)
+            threshold = lowest_threshold(rule) if rule is not None else 0.0
+            if threshold is not None and signal.score >= threshold:
+                return True
+        return False
+
+    result = asyncio.run(evaluate_detector(detectors[name], fires, rows))
+    if report_dir is not None:
+        write_report(report_dir, f"guard-{name}", result)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"{result['detector']}: precision {result['precision']:.3f}  recall {result['recall']:.3f}  "
+               f"F1 {result['f1']:.3f}  on {result['examples']} examples; latency mean "
+               f"{result['latency_ms']['mean']} ms, p95 {result['latency_ms']['p95']} ms")
+    sys.stdout.flush()

@@ -1,0 +1,162 @@
+"""The context package agents (and helpdesks) receive on escalation — schema version 1.
+
+Built from the conversation's events only, so it can be rebuilt at any time (the agent view rebuilds
+it live; the copy inside the ``Escalated`` event is what was known at escalation). The JSON schema is
+``bot/handoff/context.schema.json`` (``careline handoff schema`` prints it); its keys:
+
+``schema_version``, ``conversation_id``, ``channel``, ``created_at``,
+``customer`` {id, verified}, ``reason``, ``team``, ``priority``, ``signals`` [{detector, category, score, evidence}],
+``intents`` [{intent, confidence, at}], ``slots`` (``sensitive`` ones masked unless the viewer may see them),
+``flows`` {active, started, completed, cancelled}, ``documents`` [{doc_id, title, heading, url, query, answered}],
+``attempted_answers`` [{text, response, citations, failed, at}], ``sentiment`` {trend, latest, scores},
+``transcript`` [{from: customer|bot|agent, text, at, voice?, for_agent?, interrupted?, agent?}],
+``summary`` and ``summary_source`` (``extractive`` or ``llm``).
+
+Adding keys keeps version 1; removing or changing the meaning of one bumps it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from bot.conversation import ConversationState
+from bot.events import (
+    AgentMessage,
+    BotUttered,
+    FlowCancelled,
+    FlowCompleted,
+    FlowStarted,
+    KnowledgeConsulted,
+    UserUttered,
+)
+from bot.handoff.sentiment import sentiment_trend
+from bot.project import Project
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).with_name("context.schema.json")
+MASK = "***"
+
+#: Bot responses that mean the bot did not manage to answer.
+FAILED_RESPONSES = frozenset({"utter_default", "utter_dont_know", "utter_blocked", "utter_verify_first"})
+#: Bot responses that are notices about the handoff itself, not attempts to answer.
+NOTICE_PREFIXES = ("utter_handoff", "utter_agent", "utter_returned", "utter_resume", "utter_csat",
+                   "utter_transferred", "utter_slow_down", "utter_offer_human")
+
+
+@cache
+def context_schema() -> dict[str, Any]:
+    """The JSON schema (draft 2020-12) of the context package."""
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+    return schema
+
+
+def mask_slots(slots: dict[str, Any], project: Project, *, reveal: bool = False) -> dict[str, Any]:
+    """Slots with the domain's ``sensitive`` ones replaced by ``"***"`` (unless ``reveal``)."""
+    out = {}
+    for name, value in slots.items():
+        spec = project.domain.slots.get(name)
+        hidden = not reveal and spec is not None and spec.sensitive and value is not None
+        out[name] = MASK if hidden else value
+    return out
+
+
+def transcript(state: ConversationState) -> list[dict[str, Any]]:
+    """Who said what, when: voice turns, messages written for the agent and interrupted bot speech marked."""
+    lines: list[dict[str, Any]] = []
+    for event in state.events:
+        if isinstance(event, UserUttered):
+            lines.append({"from": "customer", "text": event.text, "at": event.timestamp,
+                          "voice": event.channel == "voice", "for_agent": event.for_agent})
+        elif isinstance(event, BotUttered):
+            lines.append({"from": "bot", "text": event.text, "at": event.timestamp,
+                          "interrupted": event.interrupted})
+        elif isinstance(event, AgentMessage):
+            lines.append({"from": "agent", "agent": event.agent, "text": event.text, "at": event.timestamp})
+    return lines
+
+
+def attempted_answers(state: ConversationState) -> list[dict[str, Any]]:
+    """The bot's answers to the customer (handoff notices left out); ``failed`` marks "didn't get that"."""
+    out = []
+    for event in state.events:
+        if not isinstance(event, BotUttered) or (event.response or "").startswith(NOTICE_PREFIXES):
+            continue
+        out.append({"text": event.text, "response": event.response, "citations": list(event.citations),
+                    "failed": event.response in FAILED_RESPONSES, "at": event.timestamp})
+    return out
+
+
+def documents(state: ConversationState) -> list[dict[str, Any]]:
+    """Knowledge documents consulted, once each, with the question that found them."""
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for event in state.events:
+        if isinstance(event, KnowledgeConsulted):
+            for doc in event.documents:
+                key = (doc.get("doc_id"), doc.get("heading"))
+                seen.setdefault(key, {**doc, "query": event.query, "answered": event.answered})
+    return list(seen.values())
+
+
+def summarize(state: ConversationState) -> str:
+    """An extractive summary: intents seen, flows touched, failed answers and the customer's last words."""
+    users = [e for e in state.events if isinstance(e, UserUttered)]
+    intents = list(dict.fromkeys(e.intent for e in users if e.intent and e.intent != "out_of_scope"))
+    flows = list(dict.fromkeys(e.flow_id for e in state.events if isinstance(e, FlowStarted)))
+    failed = sum(1 for a in attempted_answers(state) if a["failed"])
+    last = " / ".join(e.text for e in users[-3:])
+    parts = []
+    if intents:
+        parts.append(f"Customer intents: {', '.join(intents)}.")
+    if flows:
+        parts.append(f"Flows: {', '.join(flows)}.")
+    if failed:
+        parts.append(f"The bot could not answer {failed} time(s).")
+    if last:
+        parts.append(f"Last messages: {last}")
+    return " ".join(parts) or "No customer messages yet."
+
+
+def build_context(
+    state: ConversationState,
+    project: Project,
+    *,
+    reason: str,
+    signals: tuple[dict[str, Any], ...],
+    channel: str,
+    team: str | None = None,
+    priority: int = 0,
+    reveal_sensitive: bool = False,
+) -> dict[str, Any]:
+    """The context package for ``state`` (a JSON-able dict, ``schema_version`` 1)."""
+    users = [e for e in state.events if isinstance(e, UserUttered)]
+    started = [e.flow_id for e in state.events if isinstance(e, FlowStarted)]
+    completed = [e.flow_id for e in state.events if isinstance(e, FlowCompleted)]
+    cancelled = [e.flow_id for e in state.events if isinstance(e, FlowCancelled)]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "conversation_id": state.conversation_id,
+        "channel": channel,
+        "created_at": time.time(),
+        "customer": {
+            "id": state.slots.get("customer_id"),
+            "verified": bool(state.slots.get("authenticated")),
+        },
+        "reason": reason,
+        "team": team,
+        "priority": priority,
+        "signals": list(signals),
+        "intents": [{"intent": e.intent, "confidence": e.confidence, "at": e.timestamp} for e in users if e.intent],
+        "slots": mask_slots(state.slots, project, reveal=reveal_sensitive),
+        "flows": {"active": [f.flow_id for f in state.flow_stack], "started": started, "completed": completed,
+                  "cancelled": cancelled},
+        "documents": documents(state),
+        "attempted_answers": attempted_answers(state),
+        "sentiment": sentiment_trend(state.events).to_dict(),
+        "transcript": transcript(state),
+        "summary": summarize(state),
+        "summary_source": "extractive",
+    }

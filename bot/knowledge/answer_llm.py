@@ -1,0 +1,79 @@
+"""The optional generated answer: an OpenAI-compatible chat model that may only use the numbered passages.
+
+Failures (HTTP errors, timeouts, malformed replies) are translated to :class:`~bot.errors.ProviderError`
+here, at the boundary; the knowledge base then falls back to the extractive answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from bot.errors import ProviderError
+from bot.guardrails.safety import mask_pii_text
+from bot.knowledge.types import RetrievedChunk
+from bot.llm import LLMConfig, make_client, translate_error
+
+NOT_FOUND = "NOT_IN_PASSAGES"
+
+SYSTEM_PROMPT = f"""You answer customers' questions for a company's support team.
+Use ONLY the numbered passages below. Never add facts, numbers, prices, dates or advice that are not in them.
+After every sentence, cite the passage(s) it comes from as [1], [2].
+Answer in at most three short sentences, in the customer's language, without greetings.
+If the passages do not answer the question, reply exactly {NOT_FOUND}."""
+
+
+def format_passages(chunks: Sequence[RetrievedChunk]) -> str:
+    """Passages numbered from 1, each headed by its source."""
+    blocks = []
+    for number, chunk in enumerate(chunks, start=1):
+        where = " › ".join([chunk.title, *(h for h in chunk.heading_path if h != chunk.title)])
+        blocks.append(f"[{number}] ({where})\n{chunk.text}")
+    return "\n\n".join(blocks)
+
+
+def build_messages(question: str, context: Sequence[str], chunks: Sequence[RetrievedChunk]) -> list[dict[str, str]]:
+    """The chat messages sent to the model; the customer's words have their PII masked first."""
+    question = mask_pii_text(question)
+    earlier = "\n".join(f"- {mask_pii_text(turn)}" for turn in context)
+    user = f"Passages:\n\n{format_passages(chunks)}\n\n"
+    if earlier:
+        user += f"Earlier messages from the customer (oldest first):\n{earlier}\n\n"
+    user += f"Question: {question}"
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+class LLMAnswerer:
+    """Asks the configured model; one client per knowledge base."""
+
+    def __init__(self, config: LLMConfig, client: Any = None) -> None:
+        self.config = config
+        self.client = client or make_client(config)
+
+    async def generate(self, question: str, context: Sequence[str], chunks: Sequence[RetrievedChunk]) -> str | None:
+        """The model's answer, or ``None`` when it says the passages do not answer; raises ProviderError."""
+        import openai
+
+        try:
+            response = await asyncio.wait_for(
+                self.client.chat.completions.create(
+                    model=self.config.model, messages=build_messages(question, context, chunks),  # type: ignore[arg-type]
+                    temperature=self.config.temperature, max_tokens=300),
+                timeout=self.config.timeout + 1)
+        except TimeoutError as exc:
+            raise ProviderError(f"llm timed out after {self.config.timeout}s", provider="llm") from exc
+        except openai.OpenAIError as exc:
+            raise translate_error(exc) from exc
+        try:
+            text = (response.choices[0].message.content or "").strip()
+        except (AttributeError, IndexError) as exc:
+            raise ProviderError(f"llm returned a malformed response: {exc}", provider="llm", permanent=True) from exc
+        if not text:
+            raise ProviderError("llm returned an empty answer", provider="llm")
+        if NOT_FOUND in text:
+            return None
+        return text
+
+    async def close(self) -> None:
+        await self.client.close()

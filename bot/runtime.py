@@ -1,0 +1,146 @@
+"""Assemble an :class:`~bot.engine.Engine` from a project and settings (models load once here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.bus import EventBus, RedisEventBus
+from bot.cache import cache_dir
+from bot.embeddings import Embedder, shared_embedder
+from bot.engine import Engine
+from bot.flows.setup import flow_runner
+from bot.guardrails.human_request import EscalateOnRequest, detect_human_request
+from bot.guardrails.wiring import Guardrails, open_guardrails
+from bot.handoff.service import EscalationDesk, HandoffService, handoff_stages, make_desk
+from bot.locks import make_locks
+from bot.logs import get_logger
+from bot.nlu.embedding_classifier import EmbeddingIntentClassifier
+from bot.nlu.normalize import normalize_spoken
+from bot.nlu.understander import Understander, regex_extractor
+from bot.project import Project
+from bot.settings import Settings
+from bot.stages import (
+    AllowAll,
+    Dialogue,
+    Escalate,
+    InputGuards,
+    Knowledge,
+    KnowledgeAnswerer,
+    Normalize,
+    OutputGuards,
+    Respond,
+    Scope,
+    ScopeAfterUnderstanding,
+    Stage,
+    Understand,
+    collapse_whitespace,
+)
+from bot.storage import ConversationStore, Database, open_database
+
+log = get_logger(__name__)
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything one process holds: the engine and what it was built from."""
+
+    settings: Settings
+    project: Project
+    database: Database
+    engine: Engine
+    guardrails: Guardrails | None = None
+    """Detectors, policy, the automation scope (the roll-back switch) and its circuit breaker."""
+    handoff: HandoffService | None = None
+    """Queue views and agent actions (claim, reply, transfer, return to bot, close)."""
+
+    async def close(self) -> None:
+        if self.guardrails is not None:
+            await self.guardrails.close()
+        await self.engine.bus.close()
+        await self.engine.locks.close()
+        await self.database.close()
+
+
+def train_understander(project: Project, embedder: Embedder, *, onnx: bool = True) -> Understander:
+    """Train (or load from cache) the intent classifier for ``project``; serve it through the int8 ONNX
+    export of the encoder when ``onnx`` (falling back to sentence-transformers if the export fails)."""
+    from bot.nlu.entities import warm_up
+    from bot.nlu.training import onnx_encoder_for
+
+    examples = project.nlu.examples
+    cache = cache_dir(project.path, "nlu")
+    classifier = EmbeddingIntentClassifier.train(
+        embedder, [e.text for e in examples], [e.intent for e in examples], cache=cache
+    )
+    if onnx:
+        encoder = onnx_encoder_for(embedder.model_path, cache)
+        if encoder is not None:
+            classifier = classifier.with_encoder(encoder)
+    warm_up()
+    extractors = [regex_extractor(entity, patterns) for entity, patterns in project.nlu.regexes.items()]
+    return Understander(classifier, threshold=project.config.nlu.threshold, extractors=extractors,
+                        synonyms=project.nlu.synonyms)
+
+
+def open_knowledge(project: Project, embedder: Embedder) -> KnowledgeAnswerer | None:
+    """The project's knowledge base, or ``None`` when it has no documents or knowledge is off."""
+    if not project.config.knowledge.enabled or not project.knowledge_dir.is_dir():
+        return None
+    try:
+        from bot.knowledge import KnowledgeBase
+    except ImportError:
+        return None
+    kb: KnowledgeAnswerer = KnowledgeBase.open(
+        project.path, project.config.knowledge, embedder=embedder, llm=project.config.llm
+    )
+    return kb
+
+
+def default_stages(project: Project, understander: Understander, knowledge: KnowledgeAnswerer | None,
+                   desk: EscalationDesk | None = None, *, guardrails: Guardrails | None = None) -> list[Stage]:
+    """The standard turn: normalize → scope → input guards → understand → scope after understanding →
+    dialogue → knowledge → output guards → escalate → respond.
+
+    Without ``guardrails`` the guards only honour explicit requests for a human and the bot serves everything.
+    """
+    return [
+        Normalize((collapse_whitespace, normalize_spoken)),
+        *handoff_stages(project),
+        Scope(guardrails.gate if guardrails else AllowAll()),
+        InputGuards(guardrails.detectors, guardrails.policy) if guardrails else
+        InputGuards([detect_human_request(project.guardrails.human_request)], EscalateOnRequest()),
+        Understand(understander),
+        ScopeAfterUnderstanding(guardrails.intent_gate if guardrails else AllowAll()),
+        Dialogue(flow_runner(project)),
+        Knowledge(knowledge),
+        OutputGuards(),
+        Escalate(desk),
+        Respond(),
+    ]
+
+
+def default_database_url(project: Project) -> str:
+    """SQLite in the project's cache folder."""
+    return f"sqlite:///{cache_dir(project.path) / 'careline.db'}"
+
+
+async def build_runtime(settings: Settings, project: Project, *, embedder: Embedder | None = None) -> Runtime:
+    """Open the store, train/load models and wire the engine."""
+    embedder = embedder or shared_embedder()
+    database = await open_database(settings.database_url or default_database_url(project))
+    store = ConversationStore(database)
+    await store.setup()
+    understander = train_understander(project, embedder)
+    knowledge = open_knowledge(project, embedder)
+    bus = RedisEventBus(settings.redis_url) if settings.redis_url else EventBus()
+    await bus.start()
+    desk = make_desk(project, database)
+    guardrails = await open_guardrails(project, database, embedder, redis_url=settings.redis_url)
+    engine = Engine(project, store, default_stages(project, understander, knowledge, desk, guardrails=guardrails),
+                    locks=make_locks(settings.redis_url), bus=bus)
+    guardrails.start(engine.bus)
+    log.info("runtime_ready", project=str(project.path), database=database.dialect,
+             knowledge=knowledge is not None)
+    handoff = HandoffService(engine, database, project.config.handoff)
+    await handoff.setup()
+    return Runtime(settings, project, database, engine, handoff=handoff, guardrails=guardrails)

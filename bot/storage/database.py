@@ -1,0 +1,272 @@
+"""A minimal async SQL interface with two implementations: SQLite (default) and PostgreSQL.
+
+SQL is written once with ``?`` placeholders and three type macros (``{id}``, ``{float}``, ``{json}``);
+each backend rewrites it for its dialect. Driver exceptions are translated to :class:`StoreError`.
+
+URLs: ``sqlite:///path/to/file.db`` (``sqlite:///:memory:`` for tests) and
+``postgresql://host:port/db?schema=name`` (``schema`` isolates tests and tenants; it is created).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from bot.errors import ConcurrentWriteError, StoreError
+
+Row = dict[str, Any]
+
+_MACROS = {
+    "sqlite": {"id": "INTEGER PRIMARY KEY AUTOINCREMENT", "float": "REAL", "json": "TEXT"},
+    "postgres": {"id": "BIGSERIAL PRIMARY KEY", "float": "DOUBLE PRECISION", "json": "TEXT"},
+}
+
+
+class Executor(abc.ABC):
+    """Anything that runs SQL: the database itself, or one transaction on it."""
+
+    @abc.abstractmethod
+    async def execute(self, sql: str, *args: Any) -> None:
+        """Run a statement that returns nothing."""
+
+    @abc.abstractmethod
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        """Run a query; rows as dicts."""
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """First row of a query, or ``None``."""
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        """First column of the first row, or ``None``."""
+        row = await self.fetchrow(sql, *args)
+        return next(iter(row.values())) if row else None
+
+
+class Database(Executor):
+    """A connection pool to one database. Open with :func:`open_database`."""
+
+    dialect: str
+    url: str
+
+    def ddl(self, sql: str) -> str:
+        """Expand the type macros of a ``CREATE`` statement for this dialect."""
+        return sql.format(**_MACROS[self.dialect])
+
+    async def migrate(self, statements: Sequence[str]) -> None:
+        """Run idempotent ``CREATE ... IF NOT EXISTS`` statements (with type macros)."""
+        async with self.transaction() as tx:
+            for statement in statements:
+                await tx.execute(self.ddl(statement))
+
+    @abc.abstractmethod
+    def transaction(self) -> Any:
+        """``async with db.transaction() as tx:`` — all or nothing."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
+
+
+def _translate(exc: BaseException) -> StoreError:
+    text = str(exc)
+    if "UNIQUE constraint" in text or "duplicate key" in text:
+        return ConcurrentWriteError(text)
+    return StoreError(f"{type(exc).__name__}: {text}")
+
+
+class SQLiteDatabase(Database):
+    """SQLite through aiosqlite, WAL mode; one connection, writes serialized by a lock."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str, path: str) -> None:
+        self.url = url
+        self.path = path
+        self._conn: Any = None
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        import aiosqlite
+
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+            self._conn.row_factory = aiosqlite.Row
+            await self._conn.execute("PRAGMA journal_mode=WAL")
+            await self._conn.execute("PRAGMA synchronous=NORMAL")
+            await self._conn.execute("PRAGMA busy_timeout=5000")
+        except Exception as exc:  # aiosqlite/sqlite3 errors of any kind: translate at the boundary
+            raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        async with self._lock:
+            await self._run(sql, args)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self._lock:
+            return await self._run(sql, args, rows=True)
+
+    async def _run(self, sql: str, args: Sequence[Any], rows: bool = False) -> list[Row]:
+        import sqlite3
+
+        try:
+            cursor = await self._conn.execute(sql, tuple(args))
+            result = [dict(r) for r in await cursor.fetchall()] if rows else []
+            await cursor.close()
+            return result
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Executor]:
+        async with self._lock:
+            if self._conn.in_transaction:
+                # A task cancelled during BEGIN or COMMIT can leave the connection inside a transaction;
+                # we hold the lock, so nothing else has one open: end it before starting ours.
+                with contextlib.suppress(StoreError):
+                    await self._run("ROLLBACK", ())
+            await self._run("BEGIN IMMEDIATE", ())
+            tx = _SQLiteTx(self)
+            try:
+                yield tx
+            except BaseException:
+                with contextlib.suppress(StoreError):
+                    await asyncio.shield(self._run("ROLLBACK", ()))
+                raise
+            await asyncio.shield(self._run("COMMIT", ()))
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+
+class _SQLiteTx(Executor):
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self._db._run(sql, args)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await self._db._run(sql, args, rows=True)
+
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def _pg_sql(sql: str) -> str:
+    counter = iter(range(1, 10_000))
+    return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
+
+
+class PostgresDatabase(Database):
+    """PostgreSQL through an asyncpg pool; ``schema`` from the URL becomes the search path."""
+
+    dialect = "postgres"
+
+    def __init__(self, url: str, dsn: str, schema: str | None) -> None:
+        self.url = url
+        self.dsn = dsn
+        self.schema = schema
+        self._pool: Any = None
+
+    async def connect(self) -> None:
+        import asyncpg
+
+        settings = {"search_path": self.schema} if self.schema else None
+        try:
+            if self.schema:
+                conn = await asyncpg.connect(self.dsn)
+                try:
+                    async with conn.transaction():
+                        await conn.execute("SELECT pg_advisory_xact_lock(7260917)")
+                        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                finally:
+                    await conn.close()
+            self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=10, server_settings=settings)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {self.dsn!r}: {exc}") from exc
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        async with self._pool.acquire() as conn:
+            await _PgTx(conn).execute(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self._pool.acquire() as conn:
+            return await _PgTx(conn).fetch(sql, *args)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Executor]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield _PgTx(conn)
+
+    async def migrate(self, statements: Sequence[str]) -> None:
+        """Like :meth:`Database.migrate`, serialized across workers by an advisory lock (concurrent
+        ``CREATE ... IF NOT EXISTS`` can collide in PostgreSQL's catalog)."""
+        async with self.transaction() as tx:
+            await tx.execute("SELECT pg_advisory_xact_lock(7260917)")
+            for statement in statements:
+                await tx.execute(self.ddl(statement))
+
+    async def drop_schema(self) -> None:
+        """Drop this database's schema with everything in it (tests)."""
+        if self.schema:
+            await self.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+class _PgTx(Executor):
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        import asyncpg
+
+        try:
+            await self._conn.execute(_pg_sql(sql), *args)
+        except asyncpg.PostgresError as exc:
+            raise _translate(exc) from exc
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        import asyncpg
+
+        try:
+            return [dict(r) for r in await self._conn.fetch(_pg_sql(sql), *args)]
+        except asyncpg.PostgresError as exc:
+            raise _translate(exc) from exc
+
+
+async def open_database(url: str) -> Database:
+    """Connect to the database at ``url`` (see module docstring for the forms)."""
+    parts = urlsplit(url)
+    db: SQLiteDatabase | PostgresDatabase
+    if parts.scheme == "sqlite":
+        path = url.removeprefix("sqlite:///") or ":memory:"
+        db = SQLiteDatabase(url, path)
+    elif parts.scheme in ("postgres", "postgresql"):
+        query = parse_qs(parts.query)
+        schema = query.pop("schema", [None])[0]
+        if schema is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
+            raise StoreError(f"invalid schema name {schema!r} in database URL")
+        rest = "&".join(f"{k}={v[0]}" for k, v in query.items())
+        dsn = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
+        db = PostgresDatabase(url, dsn, schema)
+    else:
+        raise StoreError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://HOST/DB")
+    await db.connect()
+    return db

@@ -1,0 +1,1 @@
+"""Helpers for testing Careline bots (shipped so users can test their own)."""

@@ -1,0 +1,161 @@
+"""One call = one pipecat pipeline:
+
+    websocket in → Silero VAD → STT → user turns (barge-in, smart-turn) → engine bridge → TTS → websocket out
+
+:class:`VoiceModels` holds what every call shares (the project's speech model, the smart-turn session)
+and is built once per process; :func:`run_call` runs one call until the caller hangs up, the stream
+breaks the protocol, or the call reaches its time limit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.serializers.twilio import TwilioFrameSerializer
+from pipecat.turns.user_turn_processor import UserTurnProcessor
+from pipecat.workers.runner import WorkerRunner
+
+from bot.conversation import ConversationState
+from bot.errors import ConfigError, ConfigProblem, ProviderError
+from bot.logs import get_logger
+from bot.runtime import Runtime
+from connectors.voice.bridge import EngineBridge
+from connectors.voice.config import STTConfig, TTSConfig, TwilioCredentials, VoiceConfig
+from connectors.voice.lm import SpeechModel
+from connectors.voice.serializer import StreamStart, StrictTwilioSerializer
+from connectors.voice.stt import PocketsphinxSTT
+from connectors.voice.transport import AiohttpWebsocketParams, AiohttpWebsocketTransport
+from connectors.voice.tts import EspeakTTS, find_espeak
+from connectors.voice.turns import smart_turn_session, turn_strategies, vad_analyzer
+from connectors.voice.twiml import dial, transfer_call
+
+log = get_logger(__name__)
+
+IN_RATE = 16000  # pocketsphinx, Silero and smart-turn all want 16 kHz; Twilio's 8 kHz is resampled
+OUT_RATE = 8000  # Twilio plays 8 kHz μ-law: synthesize straight to it
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceModels:
+    """Models shared by every call of the process."""
+
+    config: VoiceConfig
+    speech: SpeechModel | None
+    credentials: TwilioCredentials | None
+
+    @classmethod
+    def load(cls, runtime: Runtime, *, credentials: TwilioCredentials | None = None) -> VoiceModels:
+        """Build the domain speech model, load smart-turn and check espeak-ng (blocking: run it in a thread)."""
+        config = runtime.project.config.voice
+        speech = None
+        if config.stt.engine == "pocketsphinx" and config.stt.domain_lm:
+            speech = SpeechModel.build(runtime.project, config.stt.extra_phrases)
+        if config.turns.smart_turn:
+            smart_turn_session()
+        if config.tts.engine == "espeak-ng":
+            find_espeak(config.tts.binary)
+        return cls(config, speech, credentials)
+
+
+@dataclass(slots=True)
+class CallResult:
+    """What a finished call did (for logs, tests and benchmarks)."""
+
+    conversation_id: str
+    bridge: EngineBridge
+    stt: FrameProcessor
+    tts: FrameProcessor
+    close_code: int
+
+
+def _service(path: str | None, args: dict[str, str], section: str) -> FrameProcessor:
+    """A pipecat service from ``module:Class`` with ``env:NAME`` arguments read from the environment."""
+    if not path or ":" not in path:
+        raise ConfigError([ConfigProblem(Path("config.yml"), None, f"voice.{section}.service",
+                                         f"expected 'module:Class', got {path!r}")])
+    module, _, name = path.partition(":")
+    kwargs: dict[str, Any] = {k: (os.environ.get(v[4:], "") if v.startswith("env:") else v) for k, v in args.items()}
+    service: FrameProcessor = getattr(importlib.import_module(module), name)(**kwargs)
+    return service
+
+
+def make_stt(config: STTConfig, models: VoiceModels) -> FrameProcessor:
+    if config.engine == "pipecat":
+        return _service(config.service, config.service_args, "stt")
+    return PocketsphinxSTT(models.speech, use_grammars=config.grammars)
+
+
+def make_tts(config: TTSConfig) -> FrameProcessor:
+    if config.engine == "pipecat":
+        return _service(config.service, config.service_args, "tts")
+    return EspeakTTS(config, sample_rate=OUT_RATE)
+
+
+async def run_call(ws: web.WebSocketResponse, start: StreamStart, runtime: Runtime, models: VoiceModels,
+                   *, conversation_id: str) -> CallResult:
+    """Run the call on ``ws`` (after its ``start`` message) until it ends."""
+    config = models.config
+    credentials = models.credentials
+    can_hang_up = credentials is not None and start.call_sid is not None
+    serializer = StrictTwilioSerializer(
+        start,
+        account_sid=credentials.account_sid if can_hang_up and credentials else None,
+        auth_token=credentials.auth_token if can_hang_up and credentials else None,
+        params=TwilioFrameSerializer.InputParams(auto_hang_up=can_hang_up, sample_rate=IN_RATE),
+    )
+    transport = AiohttpWebsocketTransport(ws, AiohttpWebsocketParams(
+        audio_in_enabled=True, audio_out_enabled=True, audio_in_sample_rate=IN_RATE,
+        audio_out_sample_rate=OUT_RATE, audio_out_auto_silence=False, audio_out_end_silence_secs=0,
+        serializer=serializer, session_timeout=config.max_call_secs))
+
+    async def on_handoff(state: ConversationState) -> None:
+        if credentials is None or not config.handoff.dial or start.call_sid is None:
+            log.info("voice_handoff_kept_on_line", reason=state.escalation.reason if state.escalation else None)
+            return
+        try:
+            await transfer_call(credentials, start.call_sid, dial(config.handoff, conversation_id))
+        except ProviderError as exc:
+            log.error("voice_transfer_failed", error=str(exc))
+
+    stt = make_stt(config.stt, models)
+    tts = make_tts(config.tts)
+    bridge = EngineBridge(runtime.engine, runtime.project, conversation_id, config,
+                          metadata={"call_sid": start.call_sid, "stream_sid": start.stream_sid},
+                          on_handoff=on_handoff)
+    turns = UserTurnProcessor(user_turn_strategies=turn_strategies(config.turns),
+                              user_turn_stop_timeout=config.turns.stop_timeout_secs)
+    pipeline = Pipeline([
+        transport.input(),
+        VADProcessor(vad_analyzer=vad_analyzer(config.vad)),
+        stt,
+        turns,
+        bridge,
+        tts,
+        transport.output(),
+    ])
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(audio_in_sample_rate=IN_RATE, audio_out_sample_rate=OUT_RATE),
+        enable_rtvi=False,
+        idle_timeout_secs=config.idle_secs,
+        check_dangling_tasks=False,
+        conversation_id=conversation_id,
+    )
+
+    @transport.event_handler("on_client_disconnected")
+    async def _disconnected(_transport: AiohttpWebsocketTransport) -> None:
+        await worker.cancel(reason="caller disconnected")
+
+    runner = WorkerRunner(handle_sigint=False, handle_sigterm=False)
+    await runner.add_workers(worker)
+    await runner.run()
+    return CallResult(conversation_id, bridge, stt, tts, transport.client.close_code)

@@ -1,0 +1,78 @@
+"""Ops API for the roll-back switch (bearer token with the ``ops`` role).
+
+Routes:
+    GET  /api/ops/scope              the scope this worker obeys, with its version
+    PUT  /api/ops/scope              partial update ``{"automation"?, "flows"?, "channels"?, "intents"?,
+                                     "rollout"?, "reason"}``; answers the new version
+    GET  /api/ops/scope/history      every version, newest first (``?limit=N``, at most 1000)
+    POST /api/ops/scope/rollback     ``{"version": N, "reason"}``: restore version N as a new version
+
+Bad bodies get 400 with the reason; an unknown version 404. Changes reach every worker within a second.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.errors import RequestError
+from bot.guardrails.scope import ScopeService
+from connectors.web.app import RUNTIME, read_json
+from connectors.web.auth import require_role
+
+SCOPE_KEYS = ("automation", "flows", "channels", "intents", "rollout")
+
+
+def _service(request: web.Request) -> tuple[ScopeService, str]:
+    runtime = request.app[RUNTIME]
+    principal = require_role(request, runtime.settings, "ops")
+    if runtime.guardrails is None:
+        raise web.HTTPServiceUnavailable(text='{"error": "the automation scope is not configured"}',
+                                         content_type="application/json")
+    return runtime.guardrails.scope, principal.name
+
+
+async def get_scope(request: web.Request) -> web.Response:
+    service, _ = _service(request)
+    return web.json_response(service.current.to_dict())
+
+
+async def put_scope(request: web.Request) -> web.Response:
+    service, author = _service(request)
+    body = await read_json(request)
+    reason = body.pop("reason", None)
+    unknown = sorted(set(body) - set(SCOPE_KEYS))
+    if unknown:
+        raise RequestError(f"unknown key(s) {', '.join(map(repr, unknown))}; expected {list(SCOPE_KEYS)} and 'reason'")
+    if not body:
+        raise RequestError(f"nothing to change: give at least one of {list(SCOPE_KEYS)}")
+    version = await service.update(body, author=author, reason=reason)  # type: ignore[arg-type]
+    return web.json_response(version.to_dict())
+
+
+async def scope_history(request: web.Request) -> web.Response:
+    service, _ = _service(request)
+    raw = request.query.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise RequestError(f"'limit' must be an integer from 1 to 1000, got {raw!r}")
+    versions = await service.history(int(raw))
+    return web.json_response({"current": service.current.version, "versions": [v.to_dict() for v in versions]})
+
+
+async def rollback_scope(request: web.Request) -> web.Response:
+    service, author = _service(request)
+    body = await read_json(request)
+    if "version" not in body:
+        raise RequestError("'version' is required: the version to restore")
+    unknown = sorted(set(body) - {"version", "reason"})
+    if unknown:
+        raise RequestError(f"unknown key(s) {', '.join(map(repr, unknown))}; expected 'version' and 'reason'")
+    version = await service.rollback(body["version"], author=author, reason=body.get("reason"))  # type: ignore[arg-type]
+    return web.json_response(version.to_dict())
+
+
+def setup_routes(app: web.Application) -> None:
+    """Mount the ops routes (called by :func:`connectors.web.app.create_app`)."""
+    app.router.add_get("/api/ops/scope", get_scope)
+    app.router.add_put("/api/ops/scope", put_scope)
+    app.router.add_get("/api/ops/scope/history", scope_history)
+    app.router.add_post("/api/ops/scope/rollback", rollback_scope)

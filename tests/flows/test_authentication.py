@@ -1,0 +1,88 @@
+"""Authentication: identify + verify, one-time codes, voice PINs, lockout after three failures."""
+
+from __future__ import annotations
+
+from bot.conversation import Status
+from tests.flows.conftest import Bot
+
+
+async def test_identify_by_email_and_verify_by_postcode(bot: Bot) -> None:
+    """Email then postcode verifies the customer and the order flow continues."""
+    assert "email address, phone number or order number" in await bot.text("where is my order?")
+    assert "date of birth or your postcode" in await bot.text("ada@example.com")
+    reply = await bot.text("my postcode is sw1a 1aa")
+    assert "you're verified" in reply and "order number" in reply
+    state = await bot.state()
+    assert state.slots["authenticated"] is True and state.slots["customer_id"] == "C001"
+
+
+async def test_identify_by_phone_and_verify_by_date_of_birth(bot: Bot) -> None:
+    """A phone number in national format identifies; a spelled-out date of birth verifies."""
+    await bot.say("I want to confirm my appointment")
+    await bot.say("my number is 0161 496 0003")
+    reply = await bot.text("I was born on 23 June 1990")
+    assert "Alan" in reply and "Blood test" in reply
+
+
+async def test_one_time_code_sent_through_the_backend_verifies(bot: Bot) -> None:
+    """Asking for a code sends one through the backend; typing it verifies."""
+    await bot.say("track my order")
+    await bot.say("grace@example.com")
+    assert "six-digit code" in await bot.text("/request_code")
+    code = bot.backend.outbox[-1]["code"]
+    assert bot.backend.outbox[-1]["to"] == "grace@example.com"
+    assert "you're verified" in await bot.text(code)
+
+
+async def test_voice_callers_verify_with_a_spoken_pin(bot: Bot) -> None:
+    """On voice the bot asks for the PIN, and "four five six seven" is normalized to 4567."""
+    assert "order number" in await bot.text("where is my order", channel="voice")
+    assert "PIN" in await bot.text("ada at example dot com", channel="voice")
+    assert "you're verified" in await bot.text("four five six seven", channel="voice")
+
+
+async def test_a_pin_is_not_accepted_on_text_channels(bot: Bot) -> None:
+    """A typed PIN on the web is not one of the accepted proofs there, so it counts as a failure."""
+    await bot.say("where is my order")
+    await bot.say("ada@example.com")
+    assert "don't match" in await bot.text("4567")
+    assert (await bot.state()).slots["auth_attempts"] == 1
+
+
+async def test_three_failed_verifications_lock_and_escalate(bot: Bot) -> None:
+    """Three wrong answers lock verification and hand off with reason auth_failed."""
+    await bot.say("where is my order")
+    for attempt in range(3):
+        await bot.say("ada@example.com")
+        reply = await bot.text("my postcode is ZZ9 9ZZ")
+        if attempt < 2:
+            assert "don't match" in reply
+    assert "locked" in reply and "member of our team" in reply
+    state = await bot.state()
+    assert state.status is Status.HANDOFF
+    assert state.escalation is not None and state.escalation.reason == "auth_failed"
+    assert state.slots["auth_locked"] is True and not state.slots.get("authenticated")
+
+
+async def test_lock_holds_for_the_rest_of_the_conversation(bot: Bot) -> None:
+    """After an agent hands back, a locked conversation cannot try verification again."""
+    from bot.events import ReturnedToBot
+
+    await bot.say("where is my order")
+    for _ in range(3):
+        await bot.say("ada@example.com")
+        await bot.say("SW1A 9ZZ")
+    await bot.runtime.engine.record(bot.sender, [ReturnedToBot(agent="a1")])
+    reply = await bot.text("where is my order A1002?")
+    assert "locked" in reply
+    assert "processing" not in reply and "prepared" not in reply
+
+
+async def test_verified_customers_are_not_asked_again(bot: Bot) -> None:
+    """Once verified, a second account flow goes straight to its question."""
+    await bot.say("where is my order")
+    await bot.say("ada@example.com")
+    await bot.say("10 December 1985")
+    await bot.say("A1001")
+    reply = await bot.text("what's in my order A1002?")
+    assert "Arc floor lamp" in reply and "verify" not in reply.lower()

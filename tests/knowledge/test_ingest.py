@@ -1,0 +1,108 @@
+"""Ingest: incremental updates by content hash, deletions, skipped documents, index formats and locations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from bot.embeddings import Embedder
+from bot.errors import ConfigError
+from bot.knowledge import KnowledgeBase, KnowledgeConfig, default_index_dir
+
+
+def open_kb(project: Path, index: Path, embedder: Embedder, **settings: object) -> KnowledgeBase:
+    return KnowledgeBase.open(project, KnowledgeConfig(**settings), embedder=embedder, index_dir=index)  # type: ignore[arg-type]
+
+
+def test_first_ingest_indexes_every_format(small_project: Path, tmp_path: Path, embedder: Embedder) -> None:
+    """Markdown, HTML and text files are all indexed, with doc ids relative to the knowledge folder."""
+    kb = open_kb(small_project, tmp_path / "index", embedder)
+    assert sorted(kb.report.added) == ["care/leather", "hours", "returns"]
+    assert kb.report.skipped == []
+    assert kb.report.index_kind == "flat"
+    assert {c.doc_id for c in kb.retriever.chunks} == {"care/leather", "hours", "returns"}
+
+
+async def test_reingest_embeds_only_changed_files(small_project: Path, tmp_path: Path, embedder: Embedder) -> None:
+    """Re-opening embeds nothing when files are unchanged, and only the edited file after an edit."""
+    index = tmp_path / "index"
+    open_kb(small_project, index, embedder)
+    again = open_kb(small_project, index, embedder)
+    assert again.report.chunks_embedded == 0 and not again.report.changed
+    (small_project / "knowledge" / "hours.html").write_text(
+        "<h1>Opening hours</h1><p>The showroom now opens on Sundays from 11 am to 5 pm.</p>")
+    edited = open_kb(small_project, index, embedder)
+    assert edited.report.updated == ["hours"]
+    assert edited.report.added == [] and sorted(edited.report.unchanged) == ["care/leather", "returns"]
+    found = await edited.search("are you open on Sunday?", top_k=1)
+    assert found[0].doc_id == "hours" and "Sundays" in found[0].text
+
+
+async def test_deleted_file_leaves_the_index(small_project: Path, tmp_path: Path, embedder: Embedder) -> None:
+    """A deleted document is removed from the index and can no longer be retrieved."""
+    index = tmp_path / "index"
+    open_kb(small_project, index, embedder)
+    (small_project / "knowledge" / "care" / "leather.txt").unlink()
+    kb = open_kb(small_project, index, embedder)
+    assert kb.report.removed == ["care/leather"]
+    found = await kb.search("how often should I condition leather?", top_k=10)
+    assert all(c.doc_id != "care/leather" for c in found)
+
+
+def test_unreadable_documents_are_skipped_with_a_logged_reason(small_project: Path, tmp_path: Path,
+                                                               embedder: Embedder, add_docs: Any) -> None:
+    """Empty, binary, non-UTF-8, markup-only and unsupported files are skipped, each with a logged reason."""
+    add_docs(small_project, {"empty.md": "  \n", "binary.txt": b"\x00\x01PNG", "latin.md": b"caf\xe9 ol\xe9",
+                               "markup.html": "<html><script>x()</script></html>", "manual.pdf": b"%PDF-1.4"})
+    with capture_logs() as logs:
+        kb = open_kb(small_project, tmp_path / "index", embedder)
+    reasons = {s.path: s.reason for s in kb.report.skipped}
+    assert reasons == {"empty.md": "empty document", "binary.txt": "binary content (not a text document)",
+                       "latin.md": "not valid UTF-8 (byte 3)", "markup.html": "no text found (markup only)",
+                       "manual.pdf": "unsupported file type .pdf"}
+    logged = {e["path"] for e in logs if e["event"] == "knowledge_document_skipped"}
+    assert logged == set(reasons)
+    assert sorted(kb.report.added) == ["care/leather", "hours", "returns"]
+
+
+def test_corrupt_index_file_is_rebuilt_without_reembedding(small_project: Path, tmp_path: Path,
+                                                            embedder: Embedder) -> None:
+    """A damaged FAISS file is rebuilt from the stored vectors; no chunk is embedded again."""
+    index = tmp_path / "index"
+    first = open_kb(small_project, index, embedder)
+    (index / "vectors.faiss").write_bytes(b"garbage")
+    with capture_logs() as logs:
+        again = open_kb(small_project, index, embedder)
+    assert again.report.chunks_embedded == 0
+    assert again.report.vectors == first.report.vectors
+    assert any(e["event"] == "knowledge_index_unreadable" for e in logs)
+
+
+async def test_hnsw_index_above_the_threshold(small_project: Path, tmp_path: Path, embedder: Embedder) -> None:
+    """With more vectors than ``hnsw_threshold`` the index is HNSW and still finds the right chunk."""
+    kb = open_kb(small_project, tmp_path / "index", embedder, hnsw_threshold=3)
+    assert kb.report.index_kind == "hnsw"
+    found = await kb.search("how long do refunds take", top_k=1)
+    assert found[0].doc_id == "returns" and found[0].heading == "How long do refunds take?"
+
+
+def test_missing_knowledge_folder_is_a_config_error(tmp_path: Path, embedder: Embedder) -> None:
+    """Opening a project without a knowledge folder raises a ConfigError naming the folder."""
+    with pytest.raises(ConfigError, match="knowledge folder does not exist"):
+        open_kb(tmp_path, tmp_path / "index", embedder)
+
+
+def test_read_only_project_indexes_into_the_user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the project folder is not writable the index goes to a per-user cache folder keyed by its path."""
+    project = tmp_path / "site-packages" / "demo"
+    project.mkdir(parents=True)
+    monkeypatch.delenv("CARELINE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr("bot.cache.os.access", lambda path, mode: False)
+    folder = default_index_dir(project)
+    assert folder.is_relative_to(tmp_path / "cache" / "careline")
+    assert folder.name == "knowledge" and not (project / ".careline").exists()
+    assert default_index_dir(tmp_path / "site-packages" / "other") != folder

@@ -1,0 +1,92 @@
+"""The intent classifier: served through int8 ONNX, agreeing with torch, fast, and evaluated by the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.embeddings import Embedder
+from bot.nlu.cli import eval_nlu
+from bot.nlu.evaluation import decide, score, tune_threshold
+from bot.nlu.onnx_encoder import OnnxEncoder
+from bot.nlu.understander import Understander
+
+DOMAIN_QUERIES = {
+    "where's my parcel? it still hasn't come": "check_order_status",
+    "I'd like to cancel the order I made": "cancel_order",
+    "can I move my physio appointment to another day": "reschedule_appointment",
+    "the lamp arrived smashed": "report_delivery_problem",
+    "please send the parcel to my work address instead": "change_delivery_address",
+    "forget it": "cancel",
+    "what products did I buy": "order_items",
+    "do you accept paypal": "ask_question",
+    "can you text me a code": "request_code",
+    "hello there": "greet",
+}
+
+
+def test_understanding_is_served_by_onnx_and_agrees_with_torch(understander: Understander,
+                                                                embedder: Embedder) -> None:
+    """The int8 ONNX encoder gives the same top intent as sentence-transformers on domain queries."""
+    classifier = understander.classifier
+    assert isinstance(classifier.encoder, OnnxEncoder)  # type: ignore[attr-defined]
+    torch_classifier = classifier.with_encoder(embedder)  # type: ignore[attr-defined]
+    texts = list(DOMAIN_QUERIES)
+    onnx_top = [r[0][0] for r in classifier.predict(texts)]
+    torch_top = [r[0][0] for r in torch_classifier.predict(texts)]
+    assert onnx_top == torch_top
+    assert sum(p == g for p, g in zip(onnx_top, DOMAIN_QUERIES.values(), strict=True)) >= 9
+
+
+def test_understanding_latency_p50_is_within_budget(understander: Understander) -> None:
+    """One turn's understanding (classifier + entities, no dates) takes ≤ 3 ms at the median (10 ms ceiling here)."""
+    texts = [t for t in DOMAIN_QUERIES] * 5
+    timings = []
+    for text in texts:
+        started = time.perf_counter()
+        understander.understand(text)
+        timings.append((time.perf_counter() - started) * 1000)
+    assert statistics.median(timings) < 10.0
+
+
+def test_threshold_tuning_trades_in_scope_accuracy_for_oos_recall() -> None:
+    """The tuned threshold rejects low-confidence out-of-scope rows while keeping confident in-scope ones."""
+    ranked = [[("a", 0.9)], [("b", 0.8)], [("a", 0.3)], [("b", 0.2)]]
+    gold = ["a", "b", "oos", "oos"]
+    threshold = tune_threshold(ranked, gold, "oos")
+    assert 0.3 < threshold <= 0.8
+    metrics = score(gold, decide(ranked, threshold, "oos"), "oos")
+    assert metrics["in_scope_accuracy"] == 1.0 and metrics["oos_recall"] == 1.0
+
+
+def _write(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return path
+
+
+def test_eval_nlu_command_reports_the_metrics(tmp_path: Path, embedder: Embedder) -> None:
+    """``careline eval nlu`` trains on TRAIN and reports accuracy, OOS metrics, macro-F1 and latency as JSON."""
+    train = [(t, "order") for t in ("where is my order", "track my parcel", "has my package shipped",
+                                    "when will my delivery arrive", "order status please", "is my order late")]
+    train += [(t, "appointment") for t in ("book an appointment", "move my appointment", "cancel my visit",
+                                           "when is my clinic appointment", "reschedule my booking",
+                                           "confirm my appointment")]
+    train += [(t, "oos") for t in ("what is the capital of peru", "tell me a joke about cats")]
+    test = [("where's my parcel", "order"), ("can I change my appointment", "appointment"),
+            ("how tall is mount everest", "oos")]
+    result = CliRunner().invoke(eval_nlu, ["--train", str(_write(tmp_path / "train.csv", train)),
+                                           "--test", str(_write(tmp_path / "test.csv", test)),
+                                           "--oos-label", "oos", "--encoder", "torch", "--threshold", "0.4",
+                                           "--cache", str(tmp_path / "cache"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{\n"):])["torch"]  # log lines may precede the JSON
+    assert set(report) >= {"accuracy", "in_scope_accuracy", "oos_precision", "oos_recall", "macro_f1", "p50_ms"}
+    assert report["examples"] == 3 and report["in_scope_accuracy"] == 1.0 and report["p50_ms"] > 0

@@ -1,0 +1,37 @@
+"""Log lines are structured and never carry customers' personal data."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import structlog
+
+from bot.logs import configure_logging, mask_text
+
+
+def test_mask_text_hides_emails_phones_cards_and_dates() -> None:
+    """Each kind of PII is replaced by a placeholder while other words stay."""
+    text = ("mail ada@example.com, call +44 20 7946 0011, card 4111 1111 1111 1111, born 1985-12-10 "
+            "or 10/12/1985, order A1001")
+    masked = mask_text(text)
+    for secret in ("ada@example.com", "7946", "4111", "1985"):
+        assert secret not in masked
+    assert "[email]" in masked and "[phone]" in masked and "[card]" in masked and "[date]" in masked
+    assert "order A1001" in masked
+
+
+def test_json_logs_mask_pii_in_every_field_and_keep_bound_context() -> None:
+    """A JSON log line masks PII in values and nested data and carries the bound conversation id."""
+    stream = io.StringIO()
+    configure_logging(json=True, stream=stream)
+    log = structlog.get_logger("t")
+    with structlog.contextvars.bound_contextvars(conversation_id="c-42"):
+        log.info("customer_said", text="I'm grace@example.com", slots={"email": "x@y.io", "dob": "1979-03-03"},
+                 pin="1234")
+    line = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert line["event"] == "customer_said" and line["conversation_id"] == "c-42" and line["level"] == "info"
+    assert line["text"] == "I'm [email]"
+    assert line["slots"] == {"email": "[masked]", "dob": "[masked]"}
+    assert line["pin"] == "[masked]"
+    configure_logging()

@@ -1,0 +1,143 @@
+"""Phone calls over a real websocket: a simulated Twilio caller (espeak-ng speech, DTMF) talks to the demo bot
+served by the same aiohttp app as the chat, on a free local port."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import aiohttp
+
+from bot.events import ActionExecuted, BotUttered, Escalated, FlowCompleted, UserUttered
+from connectors.voice.caller import SimulatedCaller
+
+ORDER_SPOKEN = "A one oh oh one"
+
+
+async def _state(runtime: object, conversation_id: str):  # type: ignore[no-untyped-def]
+    return await runtime.engine.state(conversation_id)  # type: ignore[attr-defined]
+
+
+async def test_twiml_connects_the_call_to_the_stream(server: str) -> None:
+    """POST /voice/twiml answers TwiML that connects the call to /voice/stream with its conversation id."""
+    async with aiohttp.ClientSession() as http, http.post(
+        server + "/voice/twiml", data={"CallSid": "CA123", "From": "+15550100"}
+    ) as resp:
+        assert resp.status == 200
+        assert resp.content_type == "text/xml"
+        body = await resp.text()
+    host = server.removeprefix("http://")
+    assert f'<Stream url="ws://{host}/voice/stream">' in body
+    assert '<Parameter name="conversation_id" value="voice-CA123"/>' in body
+
+
+async def test_caller_authenticates_by_keypad_and_runs_an_order_status_query(server: str, runtime: object) -> None:
+    """Keypad choice, phone number and PIN by DTMF verify the caller; the spoken order number is looked up."""
+    async with SimulatedCaller.connect(server, conversation_id="call-auth") as caller:
+        await caller.wait_for_speech(within=10)
+        await caller.press("1")  # "say or press one for: where is my order" (interrupts the greeting)
+        ask_identifier = await caller.next_reply()
+        await caller.press("02079460011#")
+        ask_pin = await caller.next_reply()
+        await caller.press("4567#")
+        verified = await caller.next_reply()
+        await caller.say(ORDER_SPOKEN)
+        answer = await caller.next_reply()
+    state = await _state(runtime, "call-auth")
+    assert state.slots["authenticated"] is True and state.slots["customer_id"] == "C001"
+    keyed = [e for e in state.events if isinstance(e, UserUttered) and e.metadata.get("source") == "dtmf"]
+    assert [e.text for e in keyed] == ["/check_order_status", "02079460011", "4567"]
+    assert all(e.channel == "voice" for e in keyed)
+    said = [e for e in state.events if isinstance(e, UserUttered) and e.metadata.get("source") == "speech"]
+    # The order-number step listens with a "letter + four digits" grammar: whatever was heard has that form.
+    assert len(said) == 1 and re.fullmatch(r"[A-Z]\d{4}", said[0].text), said[0].text
+    looked_up = [e for e in state.events if isinstance(e, ActionExecuted) and e.name == "action_order_status"]
+    assert len(looked_up) == 1 and looked_up[0].ok
+    assert "order_status" in [e.flow_id for e in state.events if isinstance(e, FlowCompleted)] or \
+        any(isinstance(e, BotUttered) and "couldn't find that order" in e.text for e in state.events)
+    for reply in (ask_identifier, ask_pin, verified, answer):  # every answer was heard as audio on the line
+        assert len(reply.audio) / 8000 > 1.0
+
+
+async def test_barge_in_stops_the_bot_and_marks_the_answer(server: str, runtime: object) -> None:
+    """Talking over the greeting sends `clear`, stops the bot's audio and records the greeting as interrupted."""
+    async with SimulatedCaller.connect(server, conversation_id="call-barge") as caller:
+        await caller.wait_for_speech(within=10)
+        await asyncio.sleep(1.5)
+        speech_started = time.monotonic()
+        speaking = asyncio.create_task(caller.say("wait wait I want to talk to an agent please"))
+        cleared_at = await caller.wait_for_clear(within=5)
+        await speaking
+        await caller.next_reply()
+    assert cleared_at - speech_started < 1.5
+    # Nothing of the greeting comes after the clear (only frames already in flight, < 200 ms).
+    greeting_after_clear = sum(len(r.pcm) for r in caller.received
+                               if cleared_at < r.at < cleared_at + 1.0) / 8000
+    assert greeting_after_clear < 0.2
+    state = await _state(runtime, "call-barge")
+    interrupted = [e for e in state.events if isinstance(e, BotUttered) and e.interrupted]
+    assert len(interrupted) == 1 and interrupted[0].response == "utter_greet"
+    assert 0 < len(interrupted[0].text.split()) < len(state.events[0].text.split())  # type: ignore[attr-defined]
+
+
+async def test_backchannel_does_not_cancel_the_bot(server: str, runtime: object) -> None:
+    """An "okay" while the bot speaks neither sends `clear` nor cuts the answer."""
+    async with SimulatedCaller.connect(server, conversation_id="call-mhm") as caller:
+        started = await caller.wait_for_speech(within=10)
+        await asyncio.sleep(1.0)
+        await caller.say("okay")
+        greeting = await caller.next_reply(within=20)
+    assert caller.clears == []
+    assert greeting.ended_at - started > 9  # the whole ~11 s greeting was played
+    state = await _state(runtime, "call-mhm")
+    assert not any(isinstance(e, BotUttered) and e.interrupted for e in state.events)
+    assert not any(isinstance(e, UserUttered) for e in state.events)
+
+
+async def test_saying_agent_hands_off_with_the_transcript(server: str, runtime: object) -> None:
+    """Saying "agent" over the greeting escalates; the handoff context carries the voice transcript."""
+    async with SimulatedCaller.connect(server, conversation_id="call-agent") as caller:
+        await caller.wait_for_speech(within=10)
+        await caller.say("agent")
+        await caller.next_reply(within=20)
+    state = await _state(runtime, "call-agent")
+    heard = [e.text for e in state.events if isinstance(e, UserUttered)]
+    assert str(state.status) == "handoff", heard
+    escalated = next(e for e in state.events if isinstance(e, Escalated))
+    assert escalated.reason == "requested"
+    transcript = escalated.context["transcript"]
+    assert any(line["from"] == "customer" and line["voice"] for line in transcript)
+    assert any(line["from"] == "bot" and "Northwind assistant" in line["text"] for line in transcript)
+
+
+async def test_pressing_zero_hands_off_and_other_calls_survive_protocol_errors(server: str, runtime: object) -> None:
+    """Malformed or out-of-order messages close only their call (code 1002); a healthy call presses 0: handoff."""
+    async with SimulatedCaller.connect(server, conversation_id="call-zero") as healthy:
+        await healthy.wait_for_speech(within=10)
+        async with SimulatedCaller.connect(server, start=False) as early:  # media before start
+            await early.send_json({"event": "media", "media": {"payload": "/w=="}})
+            await asyncio.wait_for(early.ws.receive(), 5)
+            assert early.ws.close_code == 1002
+        async with SimulatedCaller.connect(server, conversation_id="call-bad") as bad:
+            await bad.ws.send_str("{not json")
+            for _ in range(100):
+                if bad.ws.closed:
+                    break
+                await asyncio.sleep(0.05)
+            assert bad.ws.close_code == 1002
+        async with SimulatedCaller.connect(server, conversation_id="call-restart") as twice:
+            await twice.send_json({"event": "start", "start": {"streamSid": "MZ2"}})
+            for _ in range(100):
+                if twice.ws.closed:
+                    break
+                await asyncio.sleep(0.05)
+            assert twice.ws.close_code == 1002
+        await healthy.press("0")
+        handoff = await healthy.next_reply()
+        assert not healthy.ws.closed
+    assert len(handoff.audio) > 0
+    state = await _state(runtime, "call-zero")
+    assert str(state.status) == "handoff"
+    escalated = next(e for e in state.events if isinstance(e, Escalated))
+    assert [line["text"] for line in escalated.context["transcript"] if line["from"] == "customer"] == ["0"]

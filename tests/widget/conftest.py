@@ -1,0 +1,101 @@
+"""Fixtures for the widget tests: the demo bot with CSAT on served on a free port, and Debian's headless Chromium."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, Page, async_playwright
+
+from bot.embeddings import Embedder
+from bot.project import Project
+from bot.runtime import Runtime, build_runtime
+from bot.settings import Settings
+from bot.testing.server import serve_app
+from connectors.web import create_app
+from connectors.web.widget_config import WidgetConfig
+from tests.conftest import TEST_TOKENS
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+AGENT = {"Authorization": "Bearer agent-token-123"}
+#: The widget settings the browser tests check for (title and colour show on the page).
+WIDGET = WidgetConfig(title="Northwind help", brand_color="#0b6e4f")
+
+
+@dataclass(frozen=True)
+class Site:
+    """The web app of one test: base URL, the aiohttp app and its runtime."""
+
+    url: str
+    app: web.Application
+    runtime: Runtime
+
+
+SiteFactory = Callable[..., AbstractAsyncContextManager[Site]]
+
+
+@pytest.fixture
+def make_site(demo_project: Project, embedder: Embedder, tmp_path: Path) -> SiteFactory:
+    """Serve the demo project (CSAT on) with the given widget settings: ``async with make_site(widget=...)``."""
+
+    @asynccontextmanager
+    async def serve(widget: WidgetConfig = WIDGET) -> AsyncIterator[Site]:
+        config = demo_project.config.model_copy(update={
+            "widget": widget, "handoff": demo_project.config.handoff.model_copy(update={"csat": True})})
+        project = dataclasses.replace(demo_project, config=config)
+        settings = Settings(database_url=f"sqlite:///{tmp_path / 'widget.db'}", admin_token="test-admin-token",
+                            admin_token_generated=False, tokens=TEST_TOKENS)
+        runtime = await build_runtime(settings, project, embedder=embedder)
+        app = create_app(runtime)  # the app's cleanup closes the runtime
+        async with serve_app(app) as url:
+            yield Site(url, app, runtime)
+
+    return serve
+
+
+@pytest.fixture
+async def site(make_site: SiteFactory) -> AsyncIterator[Site]:
+    """The demo shop with the widget, on a free port."""
+    async with make_site() as served:
+        yield served
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, site: Site) -> AsyncIterator[Page]:
+    """A fresh browser page (own storage) with page errors collected in ``page.errors``."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    opened = await context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    opened.errors = errors  # type: ignore[attr-defined]
+    yield opened
+    await context.close()
+
+
+async def conversation_id(page: Page) -> str:
+    """The widget's conversation id, as kept in the browser's storage."""
+    value = await page.evaluate(
+        "() => Object.entries(localStorage).find(([k]) => k.endsWith(':conversation'))?.[1]")
+    assert value, "the widget stored no conversation id"
+    return str(value).strip('"')
