@@ -54,7 +54,7 @@ class VoiceTarget(HttpTarget):
                                                                          conversation_id=conversation_id))
         self._calls[conversation_id] = (stack, caller)
         with contextlib.suppress(TimeoutError):
-            await caller.next_reply(timeout=self.reply_timeout)  # the greeting, when the line has one
+            await caller.next_reply(within=self.reply_timeout)  # the greeting, when the line has one
         return await self._events(conversation_id)
 
     async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> tuple[list[Event], float]:
@@ -67,7 +67,7 @@ class VoiceTarget(HttpTarget):
             await caller.say(text)
         latency = 0.0
         with contextlib.suppress(TimeoutError):  # a handed-off or silent bot says nothing: judged by events
-            reply = await caller.next_reply(timeout=self.reply_timeout)
+            reply = await caller.next_reply(within=self.reply_timeout)
             latency = max(reply.latency_ms or 0.0, 0.0)  # a DTMF reply can start before the key gap ends
         return await self._events(conversation_id), latency
 

@@ -75,5 +75,5 @@ def serve_workers(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-        for log in logs:
-            log.close()
+        for handle in logs:
+            handle.close()

@@ -3,8 +3,8 @@
 Engine calls are shielded from the call's teardown: a caller hanging up mid-turn must not cancel a
 store write halfway (the turn is recorded whole, or not at all).
 
-The caller's finished turn (everything transcribed between ``UserStartedSpeakingFrame`` and
-``UserStoppedSpeakingFrame``) or digit entry goes to the same :class:`~bot.engine.Engine` the chat
+The caller's finished turn (a :class:`~connectors.voice.turns.CallerTurnFrame`, sent when the turn
+ends) or digit entry goes to the same :class:`~bot.engine.Engine` the chat
 uses, on channel ``voice``; each answer goes to TTS as one ``TTSSpeakFrame``. Barge-in: when an
 interruption arrives while answers are being spoken, the part the caller heard is recorded as a
 ``BotUttered(interrupted=True)`` so the transcript (and an agent) sees what was cut.
@@ -35,8 +35,6 @@ from pipecat.frames.frames import (
     StartFrame,
     TranscriptionFrame,
     TTSSpeakFrame,
-    UserStartedSpeakingFrame,
-    UserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
@@ -51,6 +49,7 @@ from connectors.voice.config import VoiceConfig
 from connectors.voice.lm import Expect, Expectation
 from connectors.voice.speech import choose, default_normalizer, spoken_text
 from connectors.voice.stt import ExpectFrame
+from connectors.voice.turns import CallerTurnFrame
 
 log = get_logger(__name__)
 
@@ -98,9 +97,6 @@ class EngineBridge(FrameProcessor):
         self.on_handoff = on_handoff
         self.log = CallLog()
         self._normalize = default_normalizer()
-        self._heard: list[str] = []
-        self._loose: tuple[str, float] = ("", 0.0)
-        self._in_turn = False
         self._digits = ""
         self._digit_timer: asyncio.Task[None] | None = None
         self._buttons: tuple[Button, ...] = ()
@@ -116,11 +112,9 @@ class EngineBridge(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, (TranscriptionFrame, InterimTranscriptionFrame)):
-            if isinstance(frame, TranscriptionFrame):
-                if self._in_turn:
-                    self._heard = [frame.text]  # each final transcript covers the whole turn so far
-                else:  # a barge-in decided on this very transcript: the turn starts right after it
-                    self._loose = (frame.text, time.monotonic())
+            return  # the turn's words arrive whole, as a CallerTurnFrame
+        if isinstance(frame, CallerTurnFrame):
+            self._spawn(self._caller_said(frame.text))
             return
         if isinstance(frame, StartFrame):
             await self.push_frame(frame, direction)
@@ -128,16 +122,6 @@ class EngineBridge(FrameProcessor):
             return
         if isinstance(frame, InterruptionFrame):
             await self._interrupted()
-        elif isinstance(frame, UserStartedSpeakingFrame):
-            text, at = self._loose
-            self._in_turn, self._heard = True, ([text] if text and time.monotonic() - at < 1.0 else [])
-            self._loose = ("", 0.0)
-        elif isinstance(frame, UserStoppedSpeakingFrame):
-            self._in_turn = False
-            said = " ".join(t for t in self._heard if t).strip()
-            self._heard = []
-            if said:
-                self._spawn(self._caller_said(said))
         elif isinstance(frame, InputDTMFFrame):
             await self._key(frame.button.value)
         elif isinstance(frame, BotStartedSpeakingFrame):

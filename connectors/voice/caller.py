@@ -210,7 +210,13 @@ class SimulatedCaller:
         return await self.play(samples)
 
     async def play(self, samples: np.ndarray) -> float:
-        """Send 8 kHz samples as speech frames; returns when the last one went out."""
+        """Send 8 kHz samples as speech frames; returns when the last one went out.
+
+        Trailing silence is trimmed first (espeak-ng pads ~0.4 s): the line carries silence between
+        utterances anyway, and the end of the last voiced frame is the honest "end of speech" that
+        reply latencies are measured from.
+        """
+        samples = trim_trailing_silence(samples)
         encoded = ulaw_encode(samples)
         frames = [encoded[i:i + FRAME_SAMPLES].ljust(FRAME_SAMPLES, b"\xff")
                   for i in range(0, len(encoded), FRAME_SAMPLES)]
@@ -294,6 +300,14 @@ def transcribe(audio: np.ndarray) -> str:
     decoder.end_utt()
     hyp = decoder.hyp()
     return hyp.hypstr if hyp is not None else ""
+
+
+def trim_trailing_silence(samples: np.ndarray, *, keep_secs: float = 0.02) -> np.ndarray:
+    """``samples`` up to the last one above :data:`SPEECH_LEVEL` (plus ``keep_secs``)."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > SPEECH_LEVEL)
+    if loud.size == 0:
+        return samples
+    return samples[: min(len(samples), int(loud[-1]) + 1 + int(keep_secs * 8000))]
 
 
 def _loud(pcm: np.ndarray) -> bool:

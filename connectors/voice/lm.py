@@ -33,11 +33,15 @@ YES_WORDS = ("yes", "yeah", "yep", "correct", "right", "sure", "that's right")
 NO_WORDS = ("no", "nope", "wrong", "not")
 #: Always recognizable, whatever grammar is active.
 ESCAPE_WORDS = ("agent", "operator", "representative", "human", "person", "cancel", "stop", "repeat", "help")
+#: Words that cut the bot short even in a short utterance over it.
+INTERRUPT_WORDS = frozenset(ESCAPE_WORDS) | {"no", "wait", "hold"}
+#: Sounds a recognizer needs to place around a short word ("uh agent", "okay uh").
+FILLER_SOUNDS = ("uh", "um", "huh", "oh")
 _DIGIT_TEXT = dict(enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")))
 #: How many times a caller-side sentence counts in the corpus against a bot-side one.
 CALLER_WEIGHT = 3
 #: Bump when the files' layout or the dictionary's extra words change (invalidates cached models).
-FORMAT = "careline-voice-lm-3"
+FORMAT = "careline-voice-lm-5"
 _WORD = re.compile(r"[a-z']+")
 
 
@@ -109,6 +113,8 @@ class SpeechModel:
     arpa: Path
     dictionary: Path
     vocabulary: frozenset[str]
+    cmn_init: str | None = None
+    """Where live cepstral mean normalization starts on a call (:mod:`connectors.voice.channel`)."""
 
     @classmethod
     def build(cls, project: Project, extra: Iterable[str] = (), *, folder: Path | None = None) -> SpeechModel:
@@ -119,10 +125,12 @@ class SpeechModel:
         key = hashlib.sha256("\n".join([FORMAT, *sentences]).encode()).hexdigest()[:16]
         folder = folder or cache_dir(project.path, "voice")
         arpa, dictionary = folder / f"domain-{key}.arpa", folder / f"domain-{key}.dict"
-        if arpa.exists() and dictionary.exists():
+        cmn = folder / f"domain-{key}.cmn"
+        if arpa.exists() and dictionary.exists() and cmn.exists():
             vocabulary = frozenset(line.split(" ", 1)[0].split("(")[0] for line in dictionary.read_text().splitlines())
-            return cls(arpa, dictionary, vocabulary)
-        pronunciations = _pronunciations({w for s in sentences for w in s.split()} | set(ESCAPE_WORDS)
+            return cls(arpa, dictionary, vocabulary, cmn.read_text().strip() or None)
+        pronunciations = _pronunciations({w for s in sentences for w in s.split()} | INTERRUPT_WORDS
+                                         | set(FILLER_SOUNDS)
                                          | set(DIGIT_WORDS) | set(LETTERS)
                                          | {w for p in YES_WORDS + NO_WORDS for w in p.split()})
         known = frozenset(w.split("(")[0] for w in pronunciations)
@@ -133,8 +141,12 @@ class SpeechModel:
             log.info("voice_lm_words_without_pronunciation", count=len(unknown), examples=unknown[:10])
         _write_arpa(kept, arpa)
         dictionary.write_text("".join(f"{word} {phones}\n" for word, phones in sorted(pronunciations.items())))
+        from connectors.voice.channel import measure_line_cmn
+
+        cmn_init = measure_line_cmn(str(arpa), str(dictionary))
+        cmn.write_text(cmn_init or "")
         log.info("voice_lm_built", sentences=len(kept), words=len(known), path=str(arpa))
-        return cls(arpa, dictionary, known)
+        return cls(arpa, dictionary, known, cmn_init)
 
 
 def _write_arpa(sentences: list[str], path: Path) -> None:
@@ -183,3 +195,17 @@ def grammar(expectation: Expectation, vocabulary: frozenset[str]) -> str | None:
         return None
     alternatives = f"({body})" + (f" | {' | '.join(escape)}" if escape else "")
     return f"#JSGF V1.0;\ngrammar answer;\n{rules}public <answer> = {alternatives};\n"
+
+
+def barge_in_grammar(backchannels: Iterable[str], vocabulary: frozenset[str]) -> str | None:
+    """A JSGF grammar for a short utterance over the bot: interrupt words, backchannels, filler sounds.
+
+    An open language model hears a lone word badly (on synthetic phone audio "agent" came out as "ada not"
+    or "you can"); forced to choose among the words that matter while the bot speaks, the recognizer
+    tells "agent" or "wait" from "okay" or "mhm" reliably. ``None`` when the vocabulary has none of them.
+    """
+    wanted = set(INTERRUPT_WORDS) | {w for phrase in backchannels for w in words(phrase)} | set(FILLER_SOUNDS)
+    kept = sorted(w for w in wanted if w in vocabulary)
+    if not kept:
+        return None
+    return f"#JSGF V1.0;\ngrammar barge;\npublic <barge> = ({' | '.join(kept)})+;\n"

@@ -21,7 +21,6 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.serializers.twilio import TwilioFrameSerializer
-from pipecat.turns.user_turn_processor import UserTurnProcessor
 from pipecat.workers.runner import WorkerRunner
 
 from bot.conversation import ConversationState
@@ -30,12 +29,14 @@ from bot.logs import get_logger
 from bot.runtime import Runtime
 from connectors.voice.bridge import EngineBridge
 from connectors.voice.config import STTConfig, TTSConfig, TwilioCredentials, VoiceConfig
+from connectors.voice.endpoint import Confidence, TurnJudge
 from connectors.voice.lm import SpeechModel
 from connectors.voice.serializer import StreamStart, StrictTwilioSerializer
+from connectors.voice.speech import default_normalizer
 from connectors.voice.stt import PocketsphinxSTT
 from connectors.voice.transport import AiohttpWebsocketParams, AiohttpWebsocketTransport
 from connectors.voice.tts import EspeakTTS, find_espeak
-from connectors.voice.turns import smart_turn_session, turn_strategies, vad_analyzer
+from connectors.voice.turns import CallerTurnProcessor, smart_turn_session, turn_strategies, vad_analyzer
 from connectors.voice.twiml import dial, transfer_call
 
 log = get_logger(__name__)
@@ -66,6 +67,21 @@ class VoiceModels:
         return cls(config, speech, credentials)
 
 
+def intent_confidence(runtime: Runtime) -> tuple[Confidence | None, float]:
+    """The engine's own intent classifier as a confidence function, and the threshold it acts at."""
+    understander = next((u for stage in runtime.engine.stages
+                         if (u := getattr(stage, "understander", None)) is not None), None)
+    if understander is None:
+        return None, 1.0
+    classifier = understander.classifier
+
+    def confidence(text: str) -> float:
+        ranking = classifier.predict([text])[0]
+        return float(ranking[0][1]) if ranking else 0.0
+
+    return confidence, float(understander.threshold)
+
+
 @dataclass(slots=True)
 class CallResult:
     """What a finished call did (for logs, tests and benchmarks)."""
@@ -91,7 +107,8 @@ def _service(path: str | None, args: dict[str, str], section: str) -> FrameProce
 def make_stt(config: STTConfig, models: VoiceModels) -> FrameProcessor:
     if config.engine == "pipecat":
         return _service(config.service, config.service_args, "stt")
-    return PocketsphinxSTT(models.speech, use_grammars=config.grammars)
+    turns = models.config.turns
+    return PocketsphinxSTT(models.speech, use_grammars=config.grammars, backchannels=turns.backchannels)
 
 
 def make_tts(config: TTSConfig) -> FrameProcessor:
@@ -131,8 +148,10 @@ async def run_call(ws: web.WebSocketResponse, start: StreamStart, runtime: Runti
     bridge = EngineBridge(runtime.engine, runtime.project, conversation_id, config,
                           metadata={"call_sid": start.call_sid, "stream_sid": start.stream_sid},
                           on_handoff=on_handoff)
-    turns = UserTurnProcessor(user_turn_strategies=turn_strategies(config.turns),
-                              user_turn_stop_timeout=config.turns.stop_timeout_secs)
+    confidence, threshold = intent_confidence(runtime)
+    judge = TurnJudge(confidence, threshold, default_normalizer())
+    turns = CallerTurnProcessor(judge=judge, user_turn_strategies=turn_strategies(config.turns, judge),
+                                user_turn_stop_timeout=config.turns.stop_timeout_secs)
     pipeline = Pipeline([
         transport.input(),
         VADProcessor(vad_analyzer=vad_analyzer(config.vad)),

@@ -6,8 +6,14 @@
   words otherwise never cut the bot: offline STT hears "okay" as "how do" too often to trust the words
   of a short utterance, and partial transcripts from the live pass are noisier still. So "uh huh" lets
   the bot finish; "wait, no" or a longer sentence stops it.
-* End: VAD reports pauses after 0.2 s; the smart-turn model (shipped in pipecat's wheel) decides whether
-  the pause ends the turn, so the bot does not answer half a sentence.
+* End (:class:`CallerTurnStopStrategy`): VAD reports pauses after 0.2 s. The turn ends at the first of:
+  the final transcript is a whole answer (:class:`~connectors.voice.endpoint.TurnJudge`: the form the
+  step asked for, or a request the classifier recognises); the smart-turn model (shipped in pipecat's
+  wheel) hears a finished sentence; ``max_silence_secs`` of silence. So the bot neither answers half a
+  sentence nor waits out the silence after a whole one.
+* The turn's words reach the bridge as one :class:`CallerTurnFrame` (a system frame) when the turn
+  ends. A transcript travelling as an ordinary frame could be dropped from the bridge's queue by the
+  very interruption it caused (a barge-in decided on "agent"), losing what the caller said.
 
 The smart-turn ONNX session is loaded once per process and shared by every call (it is stateless);
 Silero's state is per call, its model is small.
@@ -18,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
@@ -28,22 +36,29 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     Frame,
+    InputAudioRawFrame,
+    SystemFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessorSetup
 from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_start import BaseUserTurnStartStrategy
-from pipecat.turns.user_stop import BaseUserTurnStopStrategy, TurnAnalyzerUserTurnStopStrategy
-from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import SpeechTimeoutUserTurnStopStrategy
+from pipecat.turns.user_stop import BaseUserTurnStopStrategy
+from pipecat.turns.user_turn_controller import UserTurnController
+from pipecat.turns.user_turn_processor import UserTurnProcessor
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
+from bot.logs import get_logger
+from bot.messages import Button
 from connectors.voice.config import TurnConfig, VADConfig
-from connectors.voice.lm import ESCAPE_WORDS, words
+from connectors.voice.endpoint import TurnJudge
+from connectors.voice.lm import INTERRUPT_WORDS, words
 from connectors.voice.speech import is_backchannel
+from connectors.voice.stt import ExpectFrame
 
-#: Words that cut the bot short even in a short utterance.
-INTERRUPT_WORDS = frozenset(ESCAPE_WORDS) | {"no", "wait", "hold"}
+log = get_logger(__name__)
 
 _SESSION_LOCK = threading.Lock()
 _SMART_TURN_SESSION: Any = None
@@ -135,12 +150,159 @@ def vad_analyzer(config: VADConfig) -> SileroVADAnalyzer:
                                               stop_secs=config.stop_secs, min_volume=config.min_volume))
 
 
-def turn_strategies(config: TurnConfig) -> UserTurnStrategies:
-    """Barge-in aware start; smart-turn (or plain VAD silence) stop."""
-    stop: BaseUserTurnStopStrategy
-    if config.smart_turn:
-        analyzer = SharedSmartTurnAnalyzer(params=SmartTurnParams(stop_secs=config.max_silence_secs))
-        stop = TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)
-    else:
-        stop = SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=0.05)
+@dataclass
+class CallerTurnFrame(SystemFrame):
+    """Everything the caller said in one finished turn (the last final transcript covers the whole turn)."""
+
+    text: str = ""
+
+
+class CallerTurnStopStrategy(BaseUserTurnStopStrategy):
+    """Ends the caller's turn on a whole answer, a finished-sounding sentence, or enough silence.
+
+    After a VAD stop, the turn ends as soon as a final transcript is in hand and one of: the judge finds
+    the words a whole answer; the smart-turn model (when on) hears the sentence as finished; or
+    ``max_silence_secs`` have passed since speech ended. Without smart-turn, every VAD stop ends the
+    turn once its transcript is in. Speech resuming cancels whatever was decided.
+    """
+
+    def __init__(self, judge: TurnJudge, *, analyzer: BaseSmartTurn | None, max_silence_secs: float,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._judge = judge
+        self._analyzer = analyzer
+        self._max_silence = max_silence_secs
+        self._text = ""
+        self._speaking = False
+        self._words_complete = False
+        self._sound_complete = False
+        self._silence_elapsed = False
+        self._timer: asyncio.Task[None] | None = None
+
+    async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]
+        await super().setup(setup)
+        if self._analyzer is not None:
+            self._analyzer.set_sample_rate(setup.audio_in_sample_rate)
+
+    async def cleanup(self) -> None:
+        await super().cleanup()
+        await self._cancel_timer()
+        if self._analyzer is not None:
+            await self._analyzer.cleanup()
+
+    async def handle_user_turn_started(self) -> None:
+        await self._reset()
+
+    async def handle_user_turn_stopped(self) -> None:
+        await self._reset()
+        if self._analyzer is not None:
+            self._analyzer.clear()
+
+    async def _reset(self) -> None:
+        self._text = ""
+        self._words_complete = self._sound_complete = self._silence_elapsed = False
+        await self._cancel_timer()
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        await super().process_frame(frame)
+        if isinstance(frame, InputAudioRawFrame) and self._analyzer is not None:
+            if self._analyzer.append_audio(frame.audio, self._speaking) == EndOfTurnState.COMPLETE:
+                self._sound_complete = True
+                await self._maybe_stop()
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._speaking = True
+            self._words_complete = self._sound_complete = self._silence_elapsed = False
+            await self._cancel_timer()
+            if self._analyzer is not None:
+                self._analyzer.update_vad_start_secs(frame.start_secs)
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            await self._speech_stopped(frame)
+        elif isinstance(frame, TranscriptionFrame):
+            self._text = frame.text
+            self._words_complete = self._judge.complete(frame.text)
+            await self._maybe_stop()
+        return ProcessFrameResult.CONTINUE
+
+    async def _speech_stopped(self, frame: VADUserStoppedSpeakingFrame) -> None:
+        self._speaking = False
+        if self._analyzer is None:
+            self._sound_complete = True
+        else:
+            state, _ = await self._analyzer.analyze_end_of_turn()
+            self._sound_complete = state == EndOfTurnState.COMPLETE
+        await self._cancel_timer()
+        wait = max(0.0, self._max_silence - frame.stop_secs)
+        self._timer = self.task_manager.create_task(self._silence(wait), f"{self}::silence")
+        await self._maybe_stop()
+
+    async def _silence(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        self._timer = None
+        self._silence_elapsed = True
+        await self._maybe_stop()
+
+    async def _maybe_stop(self) -> None:
+        if self._speaking or not self._text.strip():
+            return
+        if self._words_complete or self._sound_complete or self._silence_elapsed:
+            reason = "words" if self._words_complete else "smart_turn" if self._sound_complete else "silence"
+            log.debug("voice_turn_end", reason=reason, text=self._text)
+            await self._cancel_timer()
+            await self.trigger_user_turn_stopped()
+
+    async def _cancel_timer(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None and timer is not asyncio.current_task():
+            await self.task_manager.cancel_task(timer)
+
+
+class CallerTurnProcessor(UserTurnProcessor):
+    """pipecat's user-turn processor that also hands the bridge the turn's words as a :class:`CallerTurnFrame`.
+
+    It keeps the judge informed of what the bot asked (the bridge's :class:`ExpectFrame` passes through
+    on its way upstream to the recognizer).
+    """
+
+    def __init__(self, *, judge: TurnJudge, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._judge = judge
+        self._in_turn = False
+        self._turn_text = ""
+        self._arriving: str | None = None  # the transcript being processed (it may start the turn itself)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, ExpectFrame):
+            self._judge.expectation = frame.expectation
+            self._judge.buttons = tuple(Button(title, title) for title in frame.expectation.choices)
+        if isinstance(frame, TranscriptionFrame) and direction is FrameDirection.DOWNSTREAM:
+            if self._in_turn:
+                self._turn_text = frame.text  # each final transcript covers the whole turn so far
+            self._arriving = frame.text
+            try:
+                await super().process_frame(frame, direction)
+            finally:
+                self._arriving = None
+            return
+        await super().process_frame(frame, direction)
+
+    async def _on_user_turn_started(self, controller: UserTurnController, strategy: BaseUserTurnStartStrategy,
+                                    params: Any) -> None:
+        self._in_turn = True
+        self._turn_text = self._arriving or ""  # a barge-in decided on this very transcript
+        await super()._on_user_turn_started(controller, strategy, params)
+
+    async def _on_user_turn_stopped(self, controller: UserTurnController, strategy: BaseUserTurnStopStrategy,
+                                    params: Any) -> None:
+        self._in_turn = False
+        text, self._turn_text = self._turn_text.strip(), ""
+        await super()._on_user_turn_stopped(controller, strategy, params)
+        if text:
+            await self.push_frame(CallerTurnFrame(text=text))
+
+
+def turn_strategies(config: TurnConfig, judge: TurnJudge) -> UserTurnStrategies:
+    """Barge-in aware start; whole-answer / smart-turn / silence stop."""
+    analyzer = SharedSmartTurnAnalyzer(params=SmartTurnParams(stop_secs=config.max_silence_secs)) \
+        if config.smart_turn else None
+    stop = CallerTurnStopStrategy(judge, analyzer=analyzer, max_silence_secs=config.max_silence_secs)
     return UserTurnStrategies(start=[BargeInStartStrategy(config)], stop=[stop])

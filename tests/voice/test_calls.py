@@ -141,3 +141,31 @@ async def test_pressing_zero_hands_off_and_other_calls_survive_protocol_errors(s
     assert str(state.status) == "handoff"
     escalated = next(e for e in state.events if isinstance(e, Escalated))
     assert [line["text"] for line in escalated.context["transcript"] if line["from"] == "customer"] == ["0"]
+
+
+async def test_with_smart_turn_off_a_pause_ends_the_turn(demo_project: object, embedder: object,
+                                                          tmp_path: object) -> None:
+    """``smart_turn: false``: the VAD stop ends the caller's turn, and the bot answers what was said."""
+    import dataclasses
+
+    from bot.runtime import build_runtime
+    from bot.settings import Settings
+    from bot.testing.server import serve_app
+    from connectors.web import create_app
+
+    config = demo_project.config  # type: ignore[attr-defined]
+    voice = config.voice.model_copy(update={"greeting": None,
+                                            "turns": config.voice.turns.model_copy(update={"smart_turn": False})})
+    project = dataclasses.replace(demo_project, config=config.model_copy(update={"voice": voice}))  # type: ignore[type-var]
+    runtime = await build_runtime(Settings(database_url=f"sqlite:///{tmp_path}/plain.db",  # type: ignore[arg-type]
+                                           admin_token="test-admin-token", admin_token_generated=False),
+                                  project, embedder=embedder)  # type: ignore[arg-type]
+    async with serve_app(create_app(runtime)) as url:  # the app closes the runtime on shutdown
+        async with SimulatedCaller.connect(url, conversation_id="call-plain") as caller:
+            await caller.say("what are your opening hours")
+            reply = await caller.next_reply(within=15)
+        state = await runtime.engine.state("call-plain")
+    said = [e for e in state.events if isinstance(e, UserUttered)]
+    assert len(said) == 1 and said[0].metadata["source"] == "speech"
+    assert any(isinstance(e, BotUttered) for e in state.events[state.events.index(said[0]):])
+    assert len(reply.audio) / 8000 > 1.0
