@@ -8,13 +8,15 @@ from bot.bus import EventBus, RedisEventBus
 from bot.cache import cache_dir
 from bot.embeddings import Embedder, shared_embedder
 from bot.engine import Engine
-from bot.flows.setup import flow_runner
+from bot.flows.backend.base import Backend
+from bot.flows.setup import flow_runner, make_backend
 from bot.guardrails.human_request import EscalateOnRequest, detect_human_request
 from bot.guardrails.wiring import Guardrails, open_guardrails
 from bot.handoff.service import EscalationDesk, HandoffService, handoff_stages, make_desk
 from bot.locks import make_locks
 from bot.logs import get_logger
 from bot.nlu.embedding_classifier import EmbeddingIntentClassifier
+from bot.nlu.llm_commands import with_llm_commands
 from bot.nlu.normalize import normalize_spoken
 from bot.nlu.understander import Understander, regex_extractor
 from bot.project import Project
@@ -52,10 +54,18 @@ class Runtime:
     """Detectors, policy, the automation scope (the roll-back switch) and its circuit breaker."""
     handoff: HandoffService | None = None
     """Queue views and agent actions (claim, reply, transfer, return to bot, close)."""
+    backend: Backend | None = None
+    """The business systems the flows' actions call (closed with the runtime)."""
+    understander: Understander | None = None
+    """Intents and entities (its LLM client, if any, is closed with the runtime)."""
 
     async def close(self) -> None:
         if self.guardrails is not None:
             await self.guardrails.close()
+        if self.backend is not None:
+            await self.backend.close()
+        if self.understander is not None:
+            await self.understander.close()
         await self.engine.bus.close()
         await self.engine.locks.close()
         await self.database.close()
@@ -63,7 +73,8 @@ class Runtime:
 
 def train_understander(project: Project, embedder: Embedder, *, onnx: bool = True) -> Understander:
     """Train (or load from cache) the intent classifier for ``project``; serve it through the int8 ONNX
-    export of the encoder when ``onnx`` (falling back to sentence-transformers if the export fails)."""
+    export of the encoder when ``onnx`` (falling back to sentence-transformers if the export fails). The LLM
+    command generator is attached when ``nlu.llm_commands`` asks for it."""
     from bot.nlu.entities import warm_up
     from bot.nlu.training import onnx_encoder_for
 
@@ -78,8 +89,9 @@ def train_understander(project: Project, embedder: Embedder, *, onnx: bool = Tru
             classifier = classifier.with_encoder(encoder)
     warm_up()
     extractors = [regex_extractor(entity, patterns) for entity, patterns in project.nlu.regexes.items()]
-    return Understander(classifier, threshold=project.config.nlu.threshold, extractors=extractors,
-                        synonyms=project.nlu.synonyms)
+    understander = Understander(classifier, threshold=project.config.nlu.threshold, extractors=extractors,
+                                synonyms=project.nlu.synonyms)
+    return with_llm_commands(understander, project)
 
 
 def open_knowledge(project: Project, embedder: Embedder) -> KnowledgeAnswerer | None:
@@ -97,11 +109,13 @@ def open_knowledge(project: Project, embedder: Embedder) -> KnowledgeAnswerer | 
 
 
 def default_stages(project: Project, understander: Understander, knowledge: KnowledgeAnswerer | None,
-                   desk: EscalationDesk | None = None, *, guardrails: Guardrails | None = None) -> list[Stage]:
+                   desk: EscalationDesk | None = None, *, guardrails: Guardrails | None = None,
+                   backend: Backend | None = None) -> list[Stage]:
     """The standard turn: normalize → scope → input guards → understand → scope after understanding →
     dialogue → knowledge → output guards → escalate → respond.
 
-    Without ``guardrails`` the guards only honour explicit requests for a human and the bot serves everything.
+    Without ``guardrails`` the guards only honour explicit requests for a human and the bot serves everything;
+    without ``backend`` the flows use the one ``backend:`` in config.yml selects.
     """
     return [
         Normalize((collapse_whitespace, normalize_spoken)),
@@ -111,7 +125,7 @@ def default_stages(project: Project, understander: Understander, knowledge: Know
         InputGuards([detect_human_request(project.guardrails.human_request)], EscalateOnRequest()),
         Understand(understander),
         ScopeAfterUnderstanding(guardrails.intent_gate if guardrails else AllowAll()),
-        Dialogue(flow_runner(project)),
+        Dialogue(flow_runner(project, backend)),
         Knowledge(knowledge),
         OutputGuards(),
         Escalate(desk),
@@ -127,6 +141,7 @@ def default_database_url(project: Project) -> str:
 async def build_runtime(settings: Settings, project: Project, *, embedder: Embedder | None = None) -> Runtime:
     """Open the store, train/load models and wire the engine."""
     embedder = embedder or shared_embedder()
+    backend = make_backend(project)  # may refuse the configuration: before anything is opened
     database = await open_database(settings.database_url or default_database_url(project))
     store = ConversationStore(database)
     await store.setup()
@@ -136,11 +151,14 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     await bus.start()
     desk = make_desk(project, database)
     guardrails = await open_guardrails(project, database, embedder, redis_url=settings.redis_url)
-    engine = Engine(project, store, default_stages(project, understander, knowledge, desk, guardrails=guardrails),
+    engine = Engine(project, store, default_stages(project, understander, knowledge, desk, guardrails=guardrails,
+                                                   backend=backend),
                     locks=make_locks(settings.redis_url), bus=bus)
     guardrails.start(engine.bus)
     log.info("runtime_ready", project=str(project.path), database=database.dialect,
-             knowledge=knowledge is not None)
+             knowledge=knowledge is not None, backend=project.config.backend.type,
+             llm_commands=project.config.nlu.llm_commands if understander.llm is not None else "off")
     handoff = HandoffService(engine, database, project.config.handoff)
     await handoff.setup()
-    return Runtime(settings, project, database, engine, handoff=handoff, guardrails=guardrails)
+    return Runtime(settings, project, database, engine, handoff=handoff, guardrails=guardrails, backend=backend,
+                   understander=understander)

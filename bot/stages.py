@@ -17,6 +17,7 @@ from bot.handoff.context import build_context
 from bot.logs import get_logger
 from bot.messages import BotMessage, Button
 from bot.nlu.base import Entity, Understanding
+from bot.nlu.llm_commands import HUMAN_HANDOFF, dialogue_context
 from bot.nlu.understander import Understander
 from bot.turn import Escalation, Turn
 
@@ -141,7 +142,8 @@ def parse_payload(text: str) -> Understanding | None:
 
 
 class Understand:
-    """Stage 5: intents and entities."""
+    """Stage 5: intents and entities. An LLM command generator (when configured) also sees the recent transcript
+    and the slot being collected; its ``human_handoff`` command hands off with reason ``requested``."""
 
     name = "understand"
 
@@ -151,8 +153,13 @@ class Understand:
     async def run(self, turn: Turn) -> None:
         if turn.escalation is not None or turn.handled:
             return
-        understanding = parse_payload(turn.text) or await self.understander.aunderstand(turn.text)
+        context = dialogue_context(turn.state, turn.project) if self.understander.llm is not None else None
+        understanding = parse_payload(turn.text) or await self.understander.aunderstand(turn.text, context)
         turn.understanding = understanding
+        if understanding.intent == HUMAN_HANDOFF:
+            turn.escalation = Escalation("requested", ({"detector": "llm_commands", "category": "requested",
+                                                        "score": understanding.confidence,
+                                                        "evidence": HUMAN_HANDOFF},))
         turn.update_user_event(
             intent=understanding.intent,
             confidence=round(understanding.confidence, 4),

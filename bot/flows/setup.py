@@ -1,11 +1,16 @@
-"""Wire a project's flow runner: its backend and where its business actions run."""
+"""Wire a project's flow runner: its backend (``backend:`` in config.yml) and where its business actions run."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
+from bot.errors import ConfigError, ConfigProblem
 from bot.flows.actions import shipped_actions
 from bot.flows.actions.executor import Executor, HttpExecutor, InProcessExecutor
 from bot.flows.backend.base import Backend
 from bot.flows.backend.demo import DEMO_SEED, DemoBackend
+from bot.flows.backend.http import HttpBackend
 from bot.flows.runner import FlowRunner
 from bot.logs import get_logger
 from bot.project import Project
@@ -13,13 +18,33 @@ from bot.project import Project
 log = get_logger(__name__)
 
 
-def default_backend(project: Project) -> Backend:
+def demo_backend(project: Project) -> DemoBackend:
     """The demo backend, seeded from the project's ``seed.json`` (or the bundled demo data), in memory."""
     seed = project.path / "seed.json"
     if not seed.exists():
         seed = DEMO_SEED
     log.info("demo_backend_in_use", seed=str(seed))
     return DemoBackend.from_seed_file(seed)
+
+
+def make_backend(project: Project, *, environ: Mapping[str, str] | None = None) -> Backend:
+    """The backend ``backend:`` in config.yml selects: the demo one (default) or :class:`HttpBackend`.
+
+    ``backend.token_env`` is read from ``environ`` (default: the process environment) here, once, at start-up;
+    a named variable that is unset is a :class:`ConfigError`.
+    """
+    config = project.config.backend
+    if config.type == "demo":
+        return demo_backend(project)
+    assert config.url is not None  # the schema requires it with type: http
+    token = None
+    if config.token_env is not None:
+        token = (os.environ if environ is None else environ).get(config.token_env)
+        if not token:
+            raise ConfigError([ConfigProblem(project.path / "config.yml", None, "backend.token_env",
+                                             f"environment variable {config.token_env} is not set")])
+    log.info("http_backend_in_use", url=config.url, token=token is not None, timeout=config.timeout)
+    return HttpBackend(config.url, token=token, timeout=config.timeout)
 
 
 def make_executor(project: Project, backend: Backend) -> Executor:
@@ -30,8 +55,8 @@ def make_executor(project: Project, backend: Backend) -> Executor:
 
 
 def flow_runner(project: Project, backend: Backend | None = None) -> FlowRunner:
-    """The runner for ``project`` (``backend`` defaults to :func:`default_backend`)."""
-    backend = backend or default_backend(project)
+    """The runner for ``project`` (``backend`` defaults to :func:`make_backend`)."""
+    backend = backend or make_backend(project)
     runner = FlowRunner(make_executor(project, backend))
     runner.backend = backend
     return runner

@@ -1,13 +1,23 @@
-"""Turns text into an :class:`Understanding`: intent classifier + entity extractors."""
+"""Turns text into an :class:`Understanding`: intent classifier + entity extractors, optionally an LLM
+command generator (:mod:`bot.nlu.llm_commands`) as fallback or primary."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
 
+from bot.errors import ProviderError
+from bot.logs import get_logger
 from bot.nlu.base import OUT_OF_SCOPE, Entity, IntentClassifier, Understanding
 from bot.nlu.entities import BUILTIN_EXTRACTORS, EntityExtractor, resolve_overlaps
+
+if TYPE_CHECKING:
+    from bot.nlu.llm_commands import DialogueContext, LLMCommandGenerator
+
+log = get_logger(__name__)
 
 __all__ = ["EntityExtractor", "Understander", "regex_extractor"]
 
@@ -27,7 +37,17 @@ def regex_extractor(entity: str, patterns: Sequence[str]) -> EntityExtractor:
 
 
 class Understander:
-    """Classifier plus extractors; ``threshold`` decides out-of-scope; ``synonyms`` canonicalize values."""
+    """Classifier plus extractors; ``threshold`` decides out-of-scope; ``synonyms`` canonicalize values.
+
+    With an LLM command generator (:meth:`with_llm`), :meth:`aunderstand` asks the model in ``fallback`` mode
+    only when the classifier is out of scope, in ``primary`` mode first; when the model fails the classifier's
+    result stands. Entities always come from the extractors too (they see the unmasked text; the model does not).
+    """
+
+    llm: LLMCommandGenerator | None = None
+    """The command generator, or ``None`` (the default: no model is ever called)."""
+    llm_mode: Literal["fallback", "primary"] = "fallback"
+    """When the generator is asked."""
 
     def __init__(
         self, classifier: IntentClassifier, *, threshold: float, extractors: Sequence[EntityExtractor] = (),
@@ -58,6 +78,42 @@ class Understander:
             intent = OUT_OF_SCOPE
         return Understanding(intent, confidence, tuple(ranking), tuple(self.entities(text)))
 
-    async def aunderstand(self, text: str) -> Understanding:
-        """:meth:`understand` off the event loop."""
-        return await asyncio.to_thread(self.understand, text)
+    def with_llm(self, generator: LLMCommandGenerator, mode: Literal["fallback", "primary"]) -> Understander:
+        """A copy sharing this classifier and these extractors that also asks ``generator``."""
+        other = copy.copy(self)
+        other.llm, other.llm_mode = generator, mode
+        return other
+
+    async def aunderstand(self, text: str, context: DialogueContext | None = None) -> Understanding:
+        """:meth:`understand` off the event loop, with the LLM command generator when one is set."""
+        if self.llm is None:
+            return await asyncio.to_thread(self.understand, text)
+        if self.llm_mode == "primary":
+            entities = await asyncio.to_thread(self.entities, text)
+            understood = await self._ask_llm(text, context, entities)
+            return understood if understood is not None else await asyncio.to_thread(self.understand, text)
+        classified = await asyncio.to_thread(self.understand, text)
+        if classified.in_scope:
+            return classified
+        understood = await self._ask_llm(text, context, list(classified.entities))
+        return understood if understood is not None else classified
+
+    async def _ask_llm(self, text: str, context: DialogueContext | None, entities: list[Entity]
+                       ) -> Understanding | None:
+        """The model's understanding with the extractors' entities first, or ``None`` when the model failed."""
+        assert self.llm is not None
+        try:
+            proposed = await self.llm.generate(text, context)
+        except ProviderError as exc:
+            log.warning("llm_commands_failed", mode=self.llm_mode, error=str(exc), permanent=exc.permanent)
+            return None
+        found = {e.entity for e in entities}
+        merged = (*entities, *(e for e in proposed.entities if e.entity not in found))
+        log.info("llm_commands_understood", mode=self.llm_mode, intent=proposed.intent,
+                 slots=[e.entity for e in proposed.entities])
+        return Understanding(proposed.intent, proposed.confidence, proposed.ranking, merged)
+
+    async def close(self) -> None:
+        """Release the LLM client, if any."""
+        if self.llm is not None:
+            await self.llm.close()

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from bot.handoff.config import HandoffConfig
 from bot.knowledge.config import KnowledgeConfig
@@ -20,6 +21,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+LLMMode = Literal["off", "fallback", "primary"]
+
+
 class NLUConfig(_Strict):
     """Understanding settings."""
 
@@ -27,6 +31,43 @@ class NLUConfig(_Strict):
     """Below this confidence the message is out of scope for the flows (knowledge or fallback answers)."""
     classifier: Literal["embedding"] = "embedding"
     """The intent classifier: sentence embeddings + logistic regression."""
+    llm_commands: LLMMode = "off"
+    """The LLM command generator (needs ``llm:``): ``off`` never calls a model; ``fallback`` asks it only when the
+    classifier is below ``threshold``; ``primary`` asks it first. When the model fails, times out or answers
+    something invalid, the classifier's result is used."""
+
+
+class BackendConfig(_Strict):
+    """The business systems the flows' actions call."""
+
+    type: Literal["demo", "http"] = "demo"
+    """``demo``: the in-memory demo backend seeded from the project's ``seed.json`` (or the bundled data);
+    ``http``: a real system speaking the JSON protocol of ``bot/flows/backend/http.py``."""
+    url: str | None = Field(default=None, validate_default=True)
+    """Base URL of the system; required with ``type: http`` (and only allowed then)."""
+    token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Environment variable holding the bearer token sent with every call (read at start-up, never stored)."""
+    timeout: float = Field(default=5.0, gt=0, le=120)
+    """Seconds per call before it counts as failed (the customer is then told and handed to a person)."""
+
+    @field_validator("url")
+    @classmethod
+    def _url_only_for_http(cls, url: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("type")
+        if kind == "http" and not url:
+            raise PydanticCustomError("backend_url", "required when type is http")
+        if kind == "demo" and url is not None:
+            raise PydanticCustomError("backend_url", "only used with type: http")
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise PydanticCustomError("backend_url", "must start with http:// or https://")
+        return url
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_only_for_http(cls, token_env: str | None, info: ValidationInfo) -> str | None:
+        if token_env is not None and info.data.get("type") == "demo":
+            raise PydanticCustomError("backend_token_env", "only used with type: http")
+        return token_env
 
 
 class Limits(_Strict):
@@ -47,18 +88,20 @@ class ProjectConfig(_Strict):
     """Name of this assistant (in logs and metrics)."""
     language: str = "en"
     """Language of the NLU data and responses."""
+    llm: LLMConfig | None = None
+    """Opt-in OpenAI-compatible LLM; the default bot uses none. (Declared before ``nlu``, which checks it.)"""
     nlu: NLUConfig = NLUConfig()
     """Understanding settings."""
     knowledge: KnowledgeConfig = KnowledgeConfig()
     """Knowledge retriever settings."""
-    llm: LLMConfig | None = None
-    """Opt-in OpenAI-compatible LLM; the default bot uses none."""
     limits: Limits = Limits()
     """Input bounds."""
     widget: WidgetConfig = WidgetConfig()
     """The embeddable web chat: allowed origins, brand colour, title, greeting, rate limit."""
     action_endpoint: str | None = None
     """URL of a Rasa action server; unset runs actions in-process."""
+    backend: BackendConfig = BackendConfig()
+    """The business systems the shipped actions call: the demo backend (default) or a real one over HTTP."""
     voice: VoiceConfig = VoiceConfig()
     """The phone channel: VAD, turn-taking, STT, TTS, DTMF, call transfer (see connectors/voice/config.py)."""
     handoff: HandoffConfig = HandoffConfig()
@@ -67,6 +110,14 @@ class ProjectConfig(_Strict):
     """Accepted for Rasa compatibility; ignored."""
     policies: list[dict[str, Any]] | None = None
     """Accepted for Rasa compatibility; ignored."""
+
+    @field_validator("nlu")
+    @classmethod
+    def _llm_for_commands(cls, nlu: NLUConfig, info: ValidationInfo) -> NLUConfig:
+        if nlu.llm_commands != "off" and "llm" in info.data and info.data["llm"] is None:
+            raise PydanticCustomError("llm_required", "llm_commands: {mode} needs an llm: section (base_url, model)",
+                                      {"mode": nlu.llm_commands})
+        return nlu
 
 
 class ButtonSpec(_Strict):
