@@ -45,6 +45,17 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["CARELINE_CACHE_DIR"] = previous
 
 
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """A CLI under test configures structlog for its process (``careline eval`` quiets it to errors):
+    restore the configuration afterwards, so tests that read log lines do not depend on test order."""
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The shared MiniLM embedder, loaded once per test session."""
