@@ -69,8 +69,7 @@ class VoiceModels:
 
 def intent_confidence(runtime: Runtime) -> tuple[Confidence | None, float]:
     """The engine's own intent classifier as a confidence function, and the threshold it acts at."""
-    understander = next((u for stage in runtime.engine.stages
-                         if (u := getattr(stage, "understander", None)) is not None), None)
+    understander = runtime.understander
     if understander is None:
         return None, 1.0
     classifier = understander.classifier
@@ -127,6 +126,7 @@ async def run_call(ws: web.WebSocketResponse, start: StreamStart, runtime: Runti
         start,
         account_sid=credentials.account_sid if can_hang_up and credentials else None,
         auth_token=credentials.auth_token if can_hang_up and credentials else None,
+        base_url=credentials.api_base if credentials else None,  # TWILIO_API_BASE for the hang-up too
         params=TwilioFrameSerializer.InputParams(auto_hang_up=can_hang_up, sample_rate=IN_RATE),
     )
     transport = AiohttpWebsocketTransport(ws, AiohttpWebsocketParams(

@@ -59,10 +59,10 @@ def dial(config: HandoffConfig, conversation_id: str) -> str:
 async def transfer_call(credentials: TwilioCredentials, call_sid: str, twiml: str) -> None:
     """Replace the live call's TwiML (Twilio ends the media stream and runs ``twiml``)."""
     url = f"{credentials.api_base.rstrip('/')}/2010-04-01/Accounts/{credentials.account_sid}/Calls/{call_sid}.json"
-    auth = aiohttp.BasicAuth(credentials.account_sid, credentials.auth_token)
+    headers = {"Authorization": aiohttp.encode_basic_auth(credentials.account_sid, credentials.auth_token)}
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TWILIO_TIMEOUT_SECS)) as session, \
-                session.post(url, auth=auth, data={"Twiml": twiml}) as response:
+                session.post(url, headers=headers, data={"Twiml": twiml}) as response:
                 if response.status >= 400:
                     body = (await response.text())[:200]
                     raise ProviderError(f"Twilio refused the transfer: HTTP {response.status} {body}",

@@ -8,6 +8,7 @@ import re
 import time
 
 import aiohttp
+import pytest
 
 from bot.events import ActionExecuted, BotUttered, Escalated, FlowCompleted, UserUttered
 from connectors.voice.caller import SimulatedCaller
@@ -169,3 +170,57 @@ async def test_with_smart_turn_off_a_pause_ends_the_turn(demo_project: object, e
     assert len(said) == 1 and said[0].metadata["source"] == "speech"
     assert any(isinstance(e, BotUttered) for e in state.events[state.events.index(said[0]):])
     assert len(reply.audio) / 8000 > 1.0
+
+
+async def test_handoff_transfers_the_call_with_dial_through_twilios_api(
+        demo_project: object, embedder: object, tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Twilio credentials and ``voice.handoff.dial``, pressing 0 updates the live call (Twilio's
+    ``Calls/{sid}`` REST resource, here a local stand-in) with TwiML that dials the configured SIP URI
+    and carries the conversation id; the caller hears what happens next first."""
+    import dataclasses
+    import urllib.parse
+
+    from aiohttp import web
+
+    from bot.runtime import build_runtime
+    from bot.settings import Settings
+    from bot.testing.server import serve_app
+    from connectors.voice.config import HandoffConfig
+    from connectors.web import create_app
+
+    updates: list[tuple[str, dict[str, str], str | None]] = []
+
+    async def calls(request: web.Request) -> web.Response:
+        form = await request.post()
+        updates.append((request.path, {k: str(v) for k, v in form.items()}, request.headers.get("Authorization")))
+        return web.json_response({"sid": request.match_info["call"], "status": "in-progress"})
+
+    twilio = web.Application()
+    twilio.router.add_post("/2010-04-01/Accounts/{account}/Calls/{call}.json", calls)
+    async with serve_app(twilio) as twilio_url:
+        monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC0123")
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", "secret-token")
+        monkeypatch.setenv("TWILIO_API_BASE", twilio_url)
+        config = demo_project.config  # type: ignore[attr-defined]
+        voice = config.voice.model_copy(update={"handoff": HandoffConfig(dial="sip:care@pbx.example.com")})
+        project = dataclasses.replace(demo_project, config=config.model_copy(update={"voice": voice}))  # type: ignore[type-var]
+        runtime = await build_runtime(Settings(database_url=f"sqlite:///{tmp_path}/dial.db",  # type: ignore[arg-type]
+                                               admin_token="test-admin-token", admin_token_generated=False),
+                                      project, embedder=embedder)  # type: ignore[arg-type]
+        async with serve_app(create_app(runtime)) as url:
+            async with SimulatedCaller.connect(url, conversation_id="call-dial", call_sid="CAdial1") as caller:
+                await caller.wait_for_speech(within=10)
+                await caller.press("0")
+                told = await caller.next_reply(within=15)
+                for _ in range(100):
+                    if updates:
+                        break
+                    await asyncio.sleep(0.05)
+            state = await runtime.engine.state("call-dial")
+    assert str(state.status) == "handoff"
+    assert len(told.audio) / 8000 > 1.0  # the caller heard what happens next
+    path, form, auth = updates[0]
+    assert path == "/2010-04-01/Accounts/AC0123/Calls/CAdial1.json"
+    assert auth is not None and auth.startswith("Basic ")
+    assert "<Dial><Sip>sip:care@pbx.example.com?X-Careline-Conversation=call-dial</Sip></Dial>" in \
+        urllib.parse.unquote(form["Twiml"])
