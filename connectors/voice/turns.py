@@ -178,6 +178,7 @@ class CallerTurnStopStrategy(BaseUserTurnStopStrategy):
         self._sound_complete = False
         self._silence_elapsed = False
         self._timer: asyncio.Task[None] | None = None
+        self._analysis: asyncio.Task[None] | None = None
 
     async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]
         await super().setup(setup)
@@ -225,15 +226,22 @@ class CallerTurnStopStrategy(BaseUserTurnStopStrategy):
 
     async def _speech_stopped(self, frame: VADUserStoppedSpeakingFrame) -> None:
         self._speaking = False
-        if self._analyzer is None:
-            self._sound_complete = True
-        else:
-            state, _ = await self._analyzer.analyze_end_of_turn()
-            self._sound_complete = state == EndOfTurnState.COMPLETE
         await self._cancel_timer()
         wait = max(0.0, self._max_silence - frame.stop_secs)
         self._timer = self.task_manager.create_task(self._silence(wait), f"{self}::silence")
-        await self._maybe_stop()
+        if self._analyzer is None:
+            self._sound_complete = True
+            await self._maybe_stop()
+        else:  # off the frame path: a whole answer's transcript must not wait for the model's verdict
+            self._analysis = self.task_manager.create_task(self._analyze(), f"{self}::smart_turn")
+
+    async def _analyze(self) -> None:
+        assert self._analyzer is not None
+        state, _ = await self._analyzer.analyze_end_of_turn()
+        self._analysis = None
+        if state == EndOfTurnState.COMPLETE and not self._speaking:
+            self._sound_complete = True
+            await self._maybe_stop()
 
     async def _silence(self, wait: float) -> None:
         await asyncio.sleep(wait)
@@ -251,9 +259,10 @@ class CallerTurnStopStrategy(BaseUserTurnStopStrategy):
             await self.trigger_user_turn_stopped()
 
     async def _cancel_timer(self) -> None:
-        timer, self._timer = self._timer, None
-        if timer is not None and timer is not asyncio.current_task():
-            await self.task_manager.cancel_task(timer)
+        for task in (self._timer, self._analysis):
+            if task is not None and task is not asyncio.current_task():
+                await self.task_manager.cancel_task(task)
+        self._timer = self._analysis = None
 
 
 class CallerTurnProcessor(UserTurnProcessor):
