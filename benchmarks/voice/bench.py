@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 
+#: Silence after the bot's last audio that counts as the end of its answer in the latency runs.
+REPLY_QUIET_SECS = 2.5
 #: What callers say in the latency runs (open questions, answered by flows or the knowledge base).
 QUESTIONS = ["what are your opening hours", "can I return a sofa", "I need help", "do you deliver abroad"]
 #: The WER suite: (utterance, grammar kind or None for the open LM).
@@ -111,7 +113,9 @@ async def one_call(url: str, name: str, questions: list[str]) -> list[float]:
         for question in questions:
             await caller.say(question)
             try:
-                reply = await caller.next_reply(within=20)
+                # A long answer has pauses over a second (between messages): wait for real quiet before the next
+                # question, or the caller talks over the end of the answer (a barge-in, not a new turn).
+                reply = await caller.next_reply(within=30, gap=REPLY_QUIET_SECS)
             except TimeoutError:
                 continue
             if reply.latency_ms is not None:

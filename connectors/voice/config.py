@@ -39,7 +39,7 @@ class TurnConfig(_Strict):
 
     smart_turn: bool = True
     """Ask the smart-turn model (shipped inside pipecat) whether a pause ends the turn; off: every VAD stop does."""
-    max_silence_secs: float = Field(default=1.2, ge=0.2, le=5)
+    max_silence_secs: float = Field(default=0.8, ge=0.2, le=5)
     """With smart-turn: silence after which the turn ends even when the model thinks the caller is not done."""
     stop_timeout_secs: float = Field(default=2.5, ge=0.5, le=10)
     """A turn with no usable transcript is closed after this long."""

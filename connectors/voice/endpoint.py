@@ -8,9 +8,9 @@ settle most turns at once:
 * a closed answer is whole when it has the form the step asked for — four digits for a PIN, a letter
   and four digits for an order number, a yes or a no, one of the spoken choices;
 * an open request is whole when it does not end on a word that announces more ("and", "the", "because",
-  "um") and either the intent classifier recognises it with the confidence the bot acts on, or it is a
-  question of a few words ("do you deliver abroad", "what are your opening hours" — the knowledge base's
-  business, which no intent covers);
+  "um") and it has a few words (a caller who pauses after "I need to change my delivery address" has
+  said something to answer), or the intent classifier recognises even a shorter one with the
+  confidence the bot acts on;
 * an escape word ("agent", "operator", "cancel") is always a whole turn.
 
 Anything else waits for smart-turn or the silence fallback, exactly as before.
@@ -31,12 +31,8 @@ CONTINUATION_WORDS = frozenset({
     "a", "an", "the", "and", "or", "but", "so", "because", "to", "of", "for", "with", "from", "about", "in",
     "on", "at", "my", "your", "our", "is", "are", "was", "i", "i'm", "we", "it's", "that", "if", "then", "um",
     "uh", "er", "erm", "like", "which", "when", "can", "could", "would", "will", "want", "need", "please"})
-#: A sentence opening with one of these is a question.
-QUESTION_WORDS = frozenset({
-    "what", "what's", "where", "where's", "when", "how", "why", "who", "which", "can", "could", "do", "does",
-    "did", "is", "are", "will", "would", "should", "may", "have", "has"})
-#: Fewest words of a question that counts as whole without the classifier's say-so.
-MIN_QUESTION_WORDS = 3
+#: Fewest words of a request that counts as whole without the classifier's say-so.
+MIN_WHOLE_WORDS = 3
 #: Fewest digits a phone number (an open-length digit answer) can have.
 MIN_OPEN_DIGITS = 10
 
@@ -82,6 +78,6 @@ class TurnJudge:
     def _whole_request(self, tokens: list[str], transcript: str) -> bool:
         if tokens[-1] in CONTINUATION_WORDS:
             return False
-        if tokens[0] in QUESTION_WORDS and len(tokens) >= MIN_QUESTION_WORDS:
+        if len(tokens) >= MIN_WHOLE_WORDS:
             return True
         return self.confidence is not None and self.confidence(self.normalize(transcript)) >= self.threshold

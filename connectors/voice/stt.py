@@ -237,7 +237,8 @@ class PocketsphinxSTT(FrameProcessor):
             text = await self._run(self._decode_turn, bytes(self._turn_audio))
         self.stats.last_final_ms = (time.perf_counter() - started) * 1000
         self.stats.utterances += 1
-        log.debug("voice_transcript", text=text, search=self._search, ms=round(self.stats.last_final_ms, 1))
+        log.debug("voice_transcript", text=text, search=self._search, ms=round(self.stats.last_final_ms, 1),
+                  over_bot=self._over_bot, in_turn=self._user_turn, audio_secs=len(self._turn_audio) / SAMPLE_RATE / 2)
         if text:
             await self.push_frame(TranscriptionFrame(text, self._user_id, time_now_iso8601(), finalized=True))
 

@@ -34,7 +34,7 @@ from bot.testing.llm_server import Fail, ScriptedLLM
 README = Path(__file__).resolve().parents[2] / "README.md"
 CONFIDENT = "where is my order"
 """The classifier is sure about this one (check_order_status)."""
-UNSURE = "my parcel hasn't turned up"
+UNSURE = "nothing has turned up yet"
 """... and unsure about this one (below the 0.5 threshold)."""
 Make = Callable[..., Understander]
 Logs = list[MutableMapping[str, Any]]

@@ -49,12 +49,13 @@ def test_a_spoken_choice_is_whole_when_it_picks_a_button() -> None:
     assert not choice.complete("well I")
 
 
-def test_open_requests_need_the_classifier_or_a_question_and_no_dangling_word() -> None:
-    assert judge(confidence=0.9).complete("I want to change my delivery address")
-    assert not judge(confidence=0.2).complete("I want to change my delivery address")  # not recognised: wait
+def test_open_requests_are_whole_with_a_few_words_or_a_recognised_intent_and_no_dangling_word() -> None:
+    assert judge(confidence=0.0).complete("I want to change my delivery address")
+    assert judge(confidence=0.0).complete("do you deliver abroad")  # for the knowledge base: no intent
     assert not judge(confidence=0.9).complete("I want to change my")  # announces more
-    assert judge(confidence=0.0).complete("do you deliver abroad")  # a question, for the knowledge base
-    assert not judge(confidence=0.0).complete("do you")  # too short to be a whole question
+    assert not judge(confidence=0.9).complete("where is the")
+    assert judge(confidence=0.9).complete("track order")  # short, but recognised
+    assert not judge(confidence=0.2).complete("track order")  # short and unsure: wait
     assert not judge(confidence=0.9).complete("")
 
 
