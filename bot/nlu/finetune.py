@@ -32,6 +32,8 @@ class FinetuneConfig:
     """AdamW learning rate of the encoder (the head uses 20×)."""
     scale: float = 20.0
     """Temperature of the cosine classifier's logits."""
+    label_smoothing: float = 0.05
+    """Cross-entropy label smoothing (0: none)."""
     max_seq_length: int = 64
     """Longer inputs are truncated (intents are short)."""
     seed: int = 0
@@ -88,7 +90,7 @@ def finetune_encoder(base: Path, texts: Sequence[str], labels: Sequence[str], ou
             embeddings = model(features)["sentence_embedding"]
             embeddings = torch.nn.functional.normalize(embeddings, dim=-1)
             logits = config.scale * embeddings @ torch.nn.functional.normalize(head, dim=-1).T
-            loss = torch.nn.functional.cross_entropy(logits, y[batch], label_smoothing=0.05)
+            loss = torch.nn.functional.cross_entropy(logits, y[batch], label_smoothing=config.label_smoothing)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -2,9 +2,11 @@
 
 :func:`export_onnx` runs ``torch.onnx.export`` on the transformer with mean pooling and L2
 normalization inside the graph, then ``onnxruntime.quantization.quantize_dynamic`` makes the int8
-copy. Export happens once (at training time) and is cached next to the classifier, keyed by the
-model folder's content. :class:`OnnxEncoder` tokenizes with the model's fast tokenizer and runs the
-graph; it has the same ``encode`` contract as :class:`bot.embeddings.Embedder`.
+copy with one scale per weight column (per-channel: a single scale per tensor cost ~0.7 pt of
+CLINC150 in-scope accuracy, per-channel scales nothing measurable, at the same speed). Export happens
+once (at training time) and is cached next to the classifier, keyed by the model folder's content.
+:class:`OnnxEncoder` tokenizes with the model's fast tokenizer and runs the graph; it has the same
+``encode`` contract as :class:`bot.embeddings.Embedder`.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def export_onnx(model_dir: Path, out_dir: Path, *, quantize: bool = True) -> Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     key = model_digest(model_dir)
     fp32 = out_dir / f"encoder-{key}.onnx"
-    int8 = out_dir / f"encoder-{key}.int8.onnx"
+    int8 = out_dir / f"encoder-{key}.int8-per-channel.onnx"
     final = int8 if quantize else fp32
     if final.exists():
         return final
@@ -79,7 +81,7 @@ def export_onnx(model_dir: Path, out_dir: Path, *, quantize: bool = True) -> Pat
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         tmp = int8.with_suffix(".tmp")
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
         tmp.rename(int8)
     log.info("encoder_exported", path=str(final), quantized=quantize)
     return final
