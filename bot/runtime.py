@@ -81,7 +81,8 @@ def train_understander(project: Project, embedder: Embedder, *, onnx: bool = Tru
     examples = project.nlu.examples
     cache = cache_dir(project.path, "nlu")
     classifier = EmbeddingIntentClassifier.train(
-        embedder, [e.text for e in examples], [e.intent for e in examples], cache=cache
+        embedder, [e.text for e in examples], [e.intent for e in examples], cache=cache,
+        lexical_weight=project.config.nlu.lexical_weight,
     )
     if onnx:
         encoder = onnx_encoder_for(embedder.model_path, cache)

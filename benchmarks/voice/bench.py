@@ -4,8 +4,9 @@
 
 * latency: end of the simulated caller's speech → first bot audio on the line, over the suite below, with
   smart-turn on and off. VAD stop delay is 0.2 s (Silero ``stop_secs``) and is included.
-* WER: the suite's utterances through the phone path (espeak-ng → 8 kHz μ-law → 16 kHz), decoded with
-  pocketsphinx's default en-US model, the project's domain LM, and the closed grammars where they apply.
+* WER: the suite's utterances through the phone path (espeak-ng → 8 kHz μ-law → 16 kHz, with line silence
+  around them), decoded as a call does (live, from the line's cepstral mean) with pocketsphinx's default
+  en-US model, the project's domain LM, and the closed grammars where they apply.
 * RTF: decoding CPU seconds / audio seconds (STT); synthesis wall seconds / audio seconds (espeak-ng).
 * concurrency: N calls at once, each asking the suite's questions; p95 latency per N.
 
@@ -60,37 +61,51 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure_stt_and_tts(project: object) -> dict[str, object]:
-    import soxr
+    """WER and RTF the way a call decodes: the suite's utterances sent through the phone line (0.5 s of
+    line silence before, 0.2 s after, μ-law, 16 kHz), decoded live in 100 ms batches by one decoder per
+    recognizer (its running cepstral mean carried from utterance to utterance, as within a call);
+    closed answers decoded whole with their grammar, as the call does."""
     from pocketsphinx import Decoder
 
-    from connectors.voice.caller import synthesize, ulaw_decode, ulaw_encode
+    from connectors.voice.caller import synthesize, trim_trailing_silence
+    from connectors.voice.channel import phone_line
     from connectors.voice.lm import Expect, Expectation, SpeechModel, grammar
+    from connectors.voice.stt import trim_leading_silence
 
     model = SpeechModel.build(project, folder=Path(tempfile.mkdtemp()))  # type: ignore[arg-type]
-    domain = Decoder(lm=str(model.arpa), dict=str(model.dictionary), loglevel="FATAL")
+    line_mean = {"cmninit": model.cmn_init} if model.cmn_init else {}
+    domain = Decoder(lm=str(model.arpa), dict=str(model.dictionary), loglevel="FATAL", **line_mean)
     default = Decoder(loglevel="FATAL")
     forms = {"yes_no": Expectation(Expect.YES_NO), "pin": Expectation(Expect.DIGITS, digits=4),
              "code": Expectation(Expect.CODE, digits=4)}
     for name, form in forms.items():
         domain.add_jsgf_string(name, grammar(form, model.vocabulary) or "")
+
+    def decode(decoder: Decoder, search: str | None, audio: np.ndarray) -> str:
+        if search:
+            decoder.activate_search(search)
+        decoder.start_utt()
+        if search and search != "_default":  # a closed grammar: the whole answer at once
+            decoder.process_raw(trim_leading_silence(audio.tobytes()), False, True)
+        else:
+            for start in range(0, len(audio), 1600):
+                decoder.process_raw(audio[start:start + 1600].tobytes(), False, False)
+        decoder.end_utt()
+        return decoder.hyp().hypstr if decoder.hyp() else ""
+
     totals = {"default": [0, 0], "domain_lm": [0, 0], "domain_lm+grammars": [0, 0]}
     cpu, audio_secs = 0.0, 0.0
     for text, form in SUITE:
-        line = ulaw_decode(ulaw_encode(await synthesize(text)))
-        pcm = (np.clip(soxr.resample(line.astype(np.float32) / 32768, 8000, 16000), -1, 1) * 32767).astype(np.int16)
+        speech = trim_trailing_silence(await synthesize(text))
+        pcm = phone_line(np.concatenate([np.zeros(4000, np.int16), speech, np.zeros(1600, np.int16)]))
         audio_secs += len(pcm) / 16000
         reference = " ".join(text.lower().split())
         for label, decoder, search in (("default", default, None), ("domain_lm", domain, "_default"),
                                        ("domain_lm+grammars", domain, form or "_default")):
-            if search:
-                decoder.activate_search(search)
             started = time.thread_time()
-            decoder.start_utt()
-            decoder.process_raw(pcm.tobytes(), False, True)
-            decoder.end_utt()
+            hyp = decode(decoder, search, pcm)
             if label == "domain_lm":
                 cpu += time.thread_time() - started
-            hyp = decoder.hyp().hypstr if decoder.hyp() else ""
             edits, words = wer(reference, hyp)
             totals[label][0] += edits
             totals[label][1] += words
