@@ -22,12 +22,16 @@ from evals.dataset_report import report_option, write_report
               help="Serve through the int8 ONNX export, sentence-transformers, or report both.")
 @click.option("--threshold", default=None, type=float,
               help="Out-of-scope confidence threshold (default: tuned on 10% of TRAIN when --oos-label is set).")
+@click.option("--lexical-weight", default=0.3, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of the TF-IDF model in the probabilities (a project's nlu.lexical_weight; 0.3 suits "
+                   "large intent sets like these datasets, 0 is the embedding model alone).")
 @click.option("--cache", "cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where fine-tuned encoders and ONNX exports are kept (default: the user cache).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @report_option
 def eval_nlu(train_path: Path, test_path: Path, oos_label: str | None, finetune_epochs: int, encoder: str,
-             threshold: float | None, cache: Path | None, as_json: bool, report_dir: Path | None) -> None:
+             threshold: float | None, lexical_weight: float, cache: Path | None, as_json: bool,
+             report_dir: Path | None) -> None:
     """Train on TRAIN, report accuracy, in-scope accuracy, OOS precision/recall, macro-F1 and p50 latency on TEST."""
     import sys
 
@@ -39,7 +43,7 @@ def eval_nlu(train_path: Path, test_path: Path, oos_label: str | None, finetune_
 
     reports = evaluate_intents(read_csv(train_path), read_csv(test_path), oos_label=oos_label,
                                finetune_epochs=finetune_epochs, encoders=("onnx", "torch") if encoder == "both"
-                               else (encoder,), threshold=threshold, cache=cache)
+                               else (encoder,), threshold=threshold, cache=cache, lexical_weight=lexical_weight)
     data: dict[str, object] = {name: report.to_dict() for name, report in reports.items()}
     if len(reports) == 2:
         data["onnx_accuracy_delta"] = round(reports["onnx"].accuracy - reports["torch"].accuracy, 4)

@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.errors import ConfigError
 from bot.logs import get_logger
 from bot.nlu.base import Encoder
-from bot.nlu.embedding_classifier import EmbeddingIntentClassifier
+from bot.nlu.embedding_classifier import LEXICAL_WEIGHT, EmbeddingIntentClassifier
 from bot.nlu.evaluation import (
     LabelledData,
     Report,
@@ -61,6 +61,7 @@ def evaluate_intents(
     train: LabelledData, test: LabelledData, *, oos_label: str | None = None, finetune_epochs: int = 0,
     encoders: Sequence[str] = ("onnx", "torch"), threshold: float | None = None, cache: Path | None = None,
     base_model: Path | None = None, max_in_scope_drop: float = OOS_IN_SCOPE_BUDGET,
+    lexical_weight: float = LEXICAL_WEIGHT,
 ) -> dict[str, Report]:
     """Train on ``train`` and report on ``test`` for each serving encoder (``onnx``, ``torch``).
 
@@ -85,11 +86,13 @@ def evaluate_intents(
     chosen = threshold or 0.0
     if dev is not None:
         assert oos_label is not None
-        tuning = EmbeddingIntentClassifier.train(torch_encoder, fit_part.texts, fit_part.labels, cache=classifiers)
+        tuning = EmbeddingIntentClassifier.train(torch_encoder, fit_part.texts, fit_part.labels, cache=classifiers,
+                                                 lexical_weight=lexical_weight)
         chosen = tune_threshold(tuning.predict(dev.texts), dev.labels, oos_label,
                                 max_in_scope_drop=max_in_scope_drop)
         log.info("oos_threshold_tuned", threshold=chosen)
-    trained = EmbeddingIntentClassifier.train(torch_encoder, train.texts, train.labels, cache=classifiers)
+    trained = EmbeddingIntentClassifier.train(torch_encoder, train.texts, train.labels, cache=classifiers,
+                                              lexical_weight=lexical_weight)
     reports: dict[str, Report] = {}
     for name in encoders:
         encoder: Encoder | None = torch_encoder if name == "torch" else onnx_encoder_for(model_dir, cache)
