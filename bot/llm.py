@@ -6,8 +6,9 @@ Only :func:`make_client` touches the ``openai`` package; callers translate its f
 
 from __future__ import annotations
 
+import asyncio
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,3 +55,22 @@ def translate_error(exc: Exception, *, provider: str = "llm") -> ProviderError:
 
     permanent = isinstance(exc, openai.APIStatusError) and exc.status_code < 500 and exc.status_code != 429
     return ProviderError(f"{provider} failed: {type(exc).__name__}: {exc}", provider=provider, permanent=permanent)
+
+
+async def complete(client: Any, config: LLMConfig, messages: list[dict[str, str]], *, max_tokens: int = 300) -> str:
+    """One chat completion's text; every failure (timeout, API error, malformed reply) is a ProviderError."""
+    import openai
+
+    try:
+        response = await asyncio.wait_for(
+            client.chat.completions.create(model=config.model, messages=messages, temperature=config.temperature,
+                                           max_tokens=max_tokens),
+            timeout=config.timeout + 1)
+    except TimeoutError as exc:
+        raise ProviderError(f"llm timed out after {config.timeout}s", provider="llm") from exc
+    except openai.OpenAIError as exc:
+        raise translate_error(exc) from exc
+    try:
+        return str(response.choices[0].message.content or "")
+    except (AttributeError, IndexError) as exc:
+        raise ProviderError(f"llm returned a malformed response: {exc}", provider="llm", permanent=True) from exc

@@ -6,14 +6,13 @@ here, at the boundary; the knowledge base then falls back to the extractive answ
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 from bot.errors import ProviderError
 from bot.guardrails.safety import mask_pii_text
 from bot.knowledge.types import RetrievedChunk
-from bot.llm import LLMConfig, make_client, translate_error
+from bot.llm import LLMConfig, complete, make_client
 
 NOT_FOUND = "NOT_IN_PASSAGES"
 
@@ -53,22 +52,7 @@ class LLMAnswerer:
 
     async def generate(self, question: str, context: Sequence[str], chunks: Sequence[RetrievedChunk]) -> str | None:
         """The model's answer, or ``None`` when it says the passages do not answer; raises ProviderError."""
-        import openai
-
-        try:
-            response = await asyncio.wait_for(
-                self.client.chat.completions.create(
-                    model=self.config.model, messages=build_messages(question, context, chunks),  # type: ignore[arg-type]
-                    temperature=self.config.temperature, max_tokens=300),
-                timeout=self.config.timeout + 1)
-        except TimeoutError as exc:
-            raise ProviderError(f"llm timed out after {self.config.timeout}s", provider="llm") from exc
-        except openai.OpenAIError as exc:
-            raise translate_error(exc) from exc
-        try:
-            text = (response.choices[0].message.content or "").strip()
-        except (AttributeError, IndexError) as exc:
-            raise ProviderError(f"llm returned a malformed response: {exc}", provider="llm", permanent=True) from exc
+        text = (await complete(self.client, self.config, build_messages(question, context, chunks))).strip()
         if not text:
             raise ProviderError("llm returned an empty answer", provider="llm")
         if NOT_FOUND in text:

@@ -23,7 +23,6 @@ examples each), its flows and the slot being collected; never slot values or bac
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.errors import ProviderError
 from bot.events import BotUttered, UserUttered
 from bot.guardrails.safety import mask_pii_text
-from bot.llm import LLMConfig, make_client, translate_error
+from bot.llm import LLMConfig, complete, make_client
 from bot.logs import get_logger
 from bot.nlu.base import OUT_OF_SCOPE, Entity, Understanding
 
@@ -276,23 +275,8 @@ class LLMCommandGenerator:
 
     async def generate(self, text: str, context: DialogueContext | None = None) -> Understanding:
         """The understanding the model's commands add up to; raises ProviderError on any failure."""
-        import openai
-
         context = context or DialogueContext()
-        try:
-            response = await asyncio.wait_for(
-                self.client.chat.completions.create(
-                    model=self.config.model, messages=build_messages(text, context, self.catalog),  # type: ignore[arg-type]
-                    temperature=self.config.temperature, max_tokens=300),
-                timeout=self.config.timeout + 1)
-        except TimeoutError as exc:
-            raise ProviderError(f"llm timed out after {self.config.timeout}s", provider="llm") from exc
-        except openai.OpenAIError as exc:
-            raise translate_error(exc) from exc
-        try:
-            content = response.choices[0].message.content or ""
-        except (AttributeError, IndexError) as exc:
-            raise ProviderError(f"llm returned a malformed response: {exc}", provider="llm", permanent=True) from exc
+        content = await complete(self.client, self.config, build_messages(text, context, self.catalog))
         understanding, rejected = to_understanding(parse_reply(content), self.catalog)
         if understanding is None:
             raise ProviderError(f"llm commands named nothing the project has: {rejected}", provider="llm",
