@@ -77,7 +77,11 @@ def serve(project: Path | None, host: str, port: int, database_url: str | None) 
         click.echo(f"  {'admin token:':<16}{settings.admin_token}  (set CARELINE_ADMIN_TOKEN to choose one)")
     for principal in settings.tokens:
         click.echo(f"  {principal.role + ' token:':<16}{principal.token}  ({principal.name})")
-    web.run_app(make_app(), host=host, port=port, print=None)
+    try:
+        web.run_app(make_app(), host=host, port=port, print=None)
+    except ConfigError as exc:  # found while starting (e.g. an unset backend.token_env variable)
+        click.echo(str(exc), err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -92,7 +96,11 @@ def chat(project: Path | None, debug: bool, sender: str, database_url: str) -> N
     settings = Settings.from_env(project=project, database_url=database_url)
     configure_logging(level="warning")
     loaded = _load(settings.project)
-    asyncio.run(_chat(settings, loaded, sender, debug))
+    try:
+        asyncio.run(_chat(settings, loaded, sender, debug))
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
 
 
 async def _chat(settings: Settings, project: Any, sender: str, debug: bool) -> None:

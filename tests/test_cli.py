@@ -46,3 +46,19 @@ def test_chat_answers_in_the_terminal_with_debug_details(tmp_path: Path) -> None
     assert "bot> Hi! I'm the Northwind assistant" in result.output
     assert "[1] Where is my order?" in result.output
     assert "intent=bot_challenge" in result.output and "status=bot" in result.output
+
+
+def test_serve_and_chat_report_a_start_up_config_error_without_a_traceback(
+        tmp_path: Path, monkeypatch: object) -> None:
+    """A problem found while starting (the backend's token variable is unset) exits 1 with the key named."""
+    project = tmp_path / "p"
+    shutil.copytree(DEMO_PROJECT, project, ignore=shutil.ignore_patterns(".careline"))
+    config = project / "config.yml"
+    config.write_text(config.read_text() + "\nbackend:\n  type: http\n  url: http://127.0.0.1:9/careline\n"
+                      "  token_env: CARELINE_TEST_UNSET_TOKEN\n")
+    monkeypatch.delenv("CARELINE_TEST_UNSET_TOKEN", raising=False)  # type: ignore[attr-defined]
+    for command in (["serve", "--project", str(project), "--port", "0"], ["chat", "--project", str(project)]):
+        result = CliRunner().invoke(main, command, input="\n")
+        assert result.exit_code == 1, (command, result.output)
+        assert "backend.token_env" in result.output and "CARELINE_TEST_UNSET_TOKEN" in result.output
+        assert "Traceback" not in result.output
