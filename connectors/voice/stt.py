@@ -110,7 +110,6 @@ class PocketsphinxSTT(FrameProcessor):
             if self._use_grammars and model is not None else None
         self._bot_speaking = False
         self._over_bot = False  # the live pass listens with the barge-in grammar (speech began over the bot)
-        self._speech_started_at = 0.0
         self._user_id = user_id
         self._decoder: Any = None
         self._default_search = "_default"
@@ -206,7 +205,6 @@ class PocketsphinxSTT(FrameProcessor):
         if self._decoder is None or self._in_speech:
             return
         self._in_speech = True
-        self._speech_started_at = time.monotonic()
         if self._recording and self._user_turn:
             return  # the caller goes on within the same turn: the whole turn is decoded at the next stop
         self._recording = self._streaming = True

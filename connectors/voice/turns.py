@@ -220,7 +220,8 @@ class CallerTurnStopStrategy(BaseUserTurnStopStrategy):
             await self._speech_stopped(frame)
         elif isinstance(frame, TranscriptionFrame):
             self._text = frame.text
-            self._words_complete = self._judge.complete(frame.text)
+            # The judge may run the intent classifier (a few ms of CPU): off the event loop, like the engine's.
+            self._words_complete = await asyncio.to_thread(self._judge.complete, frame.text)
             await self._maybe_stop()
         return ProcessFrameResult.CONTINUE
 
