@@ -21,7 +21,10 @@ from evals.dataset_report import report_option, write_report
 @click.option("--encoder", type=click.Choice(["onnx", "torch", "both"]), default="both", show_default=True,
               help="Serve through the int8 ONNX export, sentence-transformers, or report both.")
 @click.option("--threshold", default=None, type=float,
-              help="Out-of-scope confidence threshold (default: tuned on 10% of TRAIN when --oos-label is set).")
+              help="Out-of-scope confidence threshold (default: the lowest whose out-of-fold OOS recall on TRAIN "
+                   "reaches --oos-recall-target, when --oos-label is set).")
+@click.option("--oos-recall-target", default=0.7, show_default=True, type=click.FloatRange(0, 1),
+              help="Out-of-scope recall the tuned threshold aims for (on 5-fold out-of-fold predictions over TRAIN).")
 @click.option("--lexical-weight", default=0.3, show_default=True, type=click.FloatRange(0, 1),
               help="Share of the TF-IDF model in the probabilities (a project's nlu.lexical_weight; 0.3 suits "
                    "large intent sets like these datasets, 0 is the embedding model alone).")
@@ -30,8 +33,8 @@ from evals.dataset_report import report_option, write_report
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @report_option
 def eval_nlu(train_path: Path, test_path: Path, oos_label: str | None, finetune_epochs: int, encoder: str,
-             threshold: float | None, lexical_weight: float, cache: Path | None, as_json: bool,
-             report_dir: Path | None) -> None:
+             threshold: float | None, oos_recall_target: float, lexical_weight: float, cache: Path | None,
+             as_json: bool, report_dir: Path | None) -> None:
     """Train on TRAIN, report accuracy, in-scope accuracy, OOS precision/recall, macro-F1 and p50 latency on TEST."""
     import sys
 
@@ -40,10 +43,14 @@ def eval_nlu(train_path: Path, test_path: Path, oos_label: str | None, finetune_
     from bot.nlu.training import evaluate_intents
 
     configure_logging(level="warning", stream=sys.stderr)  # stdout carries the report only
+    if oos_label is not None and threshold is None and finetune_epochs > 0:
+        raise click.UsageError("--finetune-epochs with --oos-label needs an explicit --threshold (the threshold is "
+                               "tuned on TRAIN, which the fine-tuned encoder has already seen)")
 
     reports = evaluate_intents(read_csv(train_path), read_csv(test_path), oos_label=oos_label,
                                finetune_epochs=finetune_epochs, encoders=("onnx", "torch") if encoder == "both"
-                               else (encoder,), threshold=threshold, cache=cache, lexical_weight=lexical_weight)
+                               else (encoder,), threshold=threshold, cache=cache, lexical_weight=lexical_weight,
+                               oos_recall_target=oos_recall_target)
     data: dict[str, object] = {name: report.to_dict() for name, report in reports.items()}
     if len(reports) == 2:
         data["onnx_accuracy_delta"] = round(reports["onnx"].accuracy - reports["torch"].accuracy, 4)

@@ -23,6 +23,7 @@ import numpy as np
 from bot.logs import get_logger
 from bot.nlu.base import Encoder, IntentClassifier
 from bot.nlu.lexical import LexicalConfig, LexicalIntentModel
+from bot.nlu.linear import linear_weights, softmax
 
 log = get_logger(__name__)
 
@@ -56,6 +57,7 @@ class EmbeddingIntentClassifier(IntentClassifier):
         self.encoder = encoder
         self.model = model
         self.labels = labels
+        self._weights, self._intercept = linear_weights(model)
         self.lexical = lexical
         self.lexical_weight = lexical_weight if lexical is not None else 0.0
 
@@ -63,8 +65,12 @@ class EmbeddingIntentClassifier(IntentClassifier):
     def train(
         cls, encoder: Encoder, texts: Sequence[str], labels: Sequence[str], *, cache: Path | None = None,
         c: float = 10.0, lexical_weight: float = LEXICAL_WEIGHT, lexical: LexicalConfig | None = None,
+        vectors: np.ndarray | None = None,
     ) -> EmbeddingIntentClassifier:
-        """Fit on ``texts``/``labels`` (or load the cached fit for the same data and settings)."""
+        """Fit on ``texts``/``labels`` (or load the cached fit for the same data and settings).
+
+        ``vectors`` are ``encoder``'s embeddings of ``texts`` when the caller has them already.
+        """
         lexical = lexical or LexicalConfig()
         # v3: the pickle holds the lexical model; the encoder's model folder is part of the key (a fine-tuned
         # encoder needs its own fit)
@@ -77,7 +83,7 @@ class EmbeddingIntentClassifier(IntentClassifier):
                 model, classes, lexical_model = pickle.load(fh)  # noqa: S301 - our own cache file
             log.info("intent_classifier_loaded", path=str(file), intents=len(classes))
             return cls(encoder, model, classes, lexical=lexical_model, lexical_weight=lexical_weight)
-        model, classes = fit_logistic(encoder.encode(texts), labels, c)
+        model, classes = fit_logistic(encoder.encode(texts) if vectors is None else vectors, labels, c)
         lexical_model = LexicalIntentModel.fit(texts, labels, lexical) if lexical_weight > 0 else None
         if file is not None:
             with file.open("wb") as fh:
@@ -96,7 +102,7 @@ class EmbeddingIntentClassifier(IntentClassifier):
 
     def probabilities(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
         """Averaged class probabilities (columns in :attr:`labels` order) for ``texts`` and their embeddings."""
-        probabilities = np.asarray(self.model.predict_proba(vectors), dtype=np.float64)  # type: ignore[attr-defined]
+        probabilities = softmax(np.asarray(vectors, dtype=np.float64) @ self._weights + self._intercept)
         if self.lexical is None or self.lexical_weight <= 0:
             return probabilities
         lexical = self.lexical.predict_proba(texts)

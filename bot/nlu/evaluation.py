@@ -102,20 +102,24 @@ def decide(ranked: Sequence[Sequence[tuple[str, float]]], threshold: float, oos_
     return [row[0][0] if row and row[0][1] >= threshold else oos_label for row in ranked]
 
 
-def tune_threshold(ranked: Sequence[Sequence[tuple[str, float]]], gold: Sequence[str], oos_label: str,
-                   *, max_in_scope_drop: float = 0.01) -> float:
-    """The out-of-scope threshold chosen on a development split (never on the test set).
+def threshold_for_recall(ranked: Sequence[Sequence[tuple[str, float]]], gold: Sequence[str], oos_label: str,
+                         *, target_recall: float) -> float:
+    """The out-of-scope threshold for a required out-of-scope recall, chosen on training data only.
 
-    The highest confidence threshold whose in-scope accuracy stays within ``max_in_scope_drop`` of no
-    threshold at all: as much out-of-scope recall as the in-scope budget allows. (Maximizing in-scope
-    accuracy + OOS recall instead over-fits the handful of OOS examples a train split holds.)
+    ``ranked`` are out-of-fold predictions over the training set (:func:`bot.nlu.training.out_of_fold_ranking`),
+    so every out-of-scope training example is scored by a model that never saw it. The answer is the lowest
+    threshold (in steps of 0.005) whose out-of-scope recall reaches ``target_recall``: the most in-scope
+    accuracy that recall allows. When no threshold reaches it, the one with the highest recall.
     """
-    base = score(gold, decide(ranked, 0.0, oos_label), oos_label)["in_scope_accuracy"] or 0.0
-    best = 0.0
-    for threshold in (round(t, 3) for t in np.arange(0.0, 0.96, 0.025)):
-        in_scope = score(gold, decide(ranked, threshold, oos_label), oos_label)["in_scope_accuracy"] or 0.0
-        if in_scope >= base - max_in_scope_drop - 1e-9:
-            best = float(threshold)
+    if not any(g == oos_label for g in gold):
+        raise ValueError(f"no {oos_label!r} examples to tune the out-of-scope threshold on")
+    best, best_recall = 0.0, -1.0
+    for threshold in (round(float(t), 3) for t in np.arange(0.0, 1.0, 0.005)):
+        recall = score(gold, decide(ranked, threshold, oos_label), oos_label)["oos_recall"] or 0.0
+        if recall >= target_recall - 1e-9:
+            return threshold
+        if recall > best_recall:
+            best, best_recall = threshold, recall
     return best
 
 

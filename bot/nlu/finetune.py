@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,9 @@ class FinetuneConfig:
     """Longer inputs are truncated (intents are short)."""
     seed: int = 0
     """Shuffling and head initialization."""
+    freeze_word_embeddings: bool = True
+    """Keep the 30k × 384 token-embedding matrix (half the encoder's weights) fixed: each optimizer step is
+    cheaper, and words absent from the intent data keep their pretrained vectors."""
 
 
 def finetune_key(base: Path, texts: Sequence[str], labels: Sequence[str], config: FinetuneConfig) -> str:
@@ -47,9 +50,29 @@ def finetune_key(base: Path, texts: Sequence[str], labels: Sequence[str], config
     return digest.hexdigest()[:24]
 
 
+def length_batches(lengths: Sequence[int], batch_size: int, rng: object, pool: int = 50) -> list[list[int]]:
+    """Shuffled batches of similar-length examples (less padding per step, same data per epoch).
+
+    The examples are shuffled, cut into pools of ``pool`` batches, sorted by length inside each pool and
+    batched; the batches are shuffled again so an epoch does not run from short to long.
+    """
+    order = rng.permutation(len(lengths))  # type: ignore[attr-defined]
+    batches: list[list[int]] = []
+    span = batch_size * pool
+    for start in range(0, len(order), span):
+        chunk = sorted(order[start : start + span].tolist(), key=lambda i: lengths[i])
+        batches.extend(chunk[b : b + batch_size] for b in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]  # type: ignore[attr-defined]
+
+
 def finetune_encoder(base: Path, texts: Sequence[str], labels: Sequence[str], out_dir: Path,
-                     config: FinetuneConfig = FinetuneConfig()) -> Path:
-    """Fine-tune the encoder at ``base`` on ``texts``/``labels``; returns the saved model folder (cached)."""
+                     config: FinetuneConfig = FinetuneConfig(),
+                     on_epoch: Callable[[object, int], None] | None = None) -> Path:
+    """Fine-tune the encoder at ``base`` on ``texts``/``labels``; returns the saved model folder (cached).
+
+    ``on_epoch(model, epoch)`` is called after each epoch with the model in eval mode (for experiments
+    that score intermediate encoders; it is not part of the cache key).
+    """
     target = out_dir / f"encoder-{finetune_key(base, texts, labels, config)}"
     if (target / "modules.json").exists():
         log.info("encoder_finetune_cached", path=str(target))
@@ -70,8 +93,11 @@ def finetune_encoder(base: Path, texts: Sequence[str], labels: Sequence[str], ou
         vectors = torch.tensor(model.encode(list(texts), batch_size=128, normalize_embeddings=True))
         for c in range(len(classes)):
             head[c] = vectors[y == c].mean(0)
+    if config.freeze_word_embeddings:
+        model[0].auto_model.embeddings.word_embeddings.weight.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW([
-        {"params": model.parameters(), "lr": config.learning_rate},
+        {"params": trainable, "lr": config.learning_rate},
         {"params": [head], "lr": config.learning_rate * 20},
     ], weight_decay=0.01)
     steps = config.epochs * ((len(texts) + config.batch_size - 1) // config.batch_size)
@@ -79,13 +105,12 @@ def finetune_encoder(base: Path, texts: Sequence[str], labels: Sequence[str], ou
     scheduler = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then linear decay to zero
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
     rng = np.random.default_rng(config.seed)
+    lengths = [len(text) for text in texts]
     model.train()
     step = 0
     for epoch in range(config.epochs):
-        order = rng.permutation(len(texts))
         total = 0.0
-        for start in range(0, len(order), config.batch_size):
-            batch = order[start : start + config.batch_size]
+        for batch in length_batches(lengths, config.batch_size, rng):
             features = model.tokenize([texts[i] for i in batch])
             embeddings = model(features)["sentence_embedding"]
             embeddings = torch.nn.functional.normalize(embeddings, dim=-1)
@@ -98,6 +123,11 @@ def finetune_encoder(base: Path, texts: Sequence[str], labels: Sequence[str], ou
             total += float(loss.detach()) * len(batch)
             step += 1
         log.info("encoder_finetune_epoch", epoch=epoch + 1, loss=round(total / len(texts), 4), steps=step)
+        if on_epoch is not None:
+            model.eval()
+            with torch.no_grad():
+                on_epoch(model, epoch + 1)
+            model.train()
     model.eval()
     tmp = target.with_suffix(".tmp")
     shutil.rmtree(tmp, ignore_errors=True)

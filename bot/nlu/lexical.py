@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.nlu.linear import linear_weights, softmax
+
 
 @dataclass(frozen=True, slots=True)
 class LexicalConfig:
@@ -75,12 +77,8 @@ class LexicalIntentModel:
         matrix = sp.hstack([v.fit_transform(list(texts)) for v in vectorizers]).tocsr()
         model = LogisticRegression(C=config.c, max_iter=3000)
         model.fit(matrix, list(labels))
-        coef = np.asarray(model.coef_, dtype=np.float64)
-        intercept = np.asarray(model.intercept_, dtype=np.float64)
-        if coef.shape[0] == 1:  # two classes: scikit-learn keeps one logit; softmax over (-z/2, z/2) is the same
-            coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
-        return cls(vectorizers, np.ascontiguousarray(coef.T, dtype=np.float32), intercept,
-                   [str(c) for c in model.classes_])
+        weights, intercept = linear_weights(model)
+        return cls(vectorizers, weights.astype(np.float32), intercept, [str(c) for c in model.classes_])
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and TF-IDF values of ``text`` (the sparse row scikit-learn would build)."""
@@ -109,6 +107,4 @@ class LexicalIntentModel:
             columns, values = self.features(text)
             if len(columns):
                 logits[row] += values @ self.weights[columns].astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(logits)

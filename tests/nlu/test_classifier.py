@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from bot.embeddings import Embedder
 from bot.nlu.cli import eval_nlu
-from bot.nlu.evaluation import decide, score, tune_threshold
+from bot.nlu.evaluation import decide, score, threshold_for_recall
 from bot.nlu.onnx_encoder import OnnxEncoder
 from bot.nlu.understander import Understander
 
@@ -54,14 +54,16 @@ def test_understanding_latency_p50_is_within_budget(understander: Understander) 
     assert statistics.median(timings) < 10.0
 
 
-def test_threshold_tuning_trades_in_scope_accuracy_for_oos_recall() -> None:
-    """The tuned threshold rejects low-confidence out-of-scope rows while keeping confident in-scope ones."""
-    ranked = [[("a", 0.9)], [("b", 0.8)], [("a", 0.3)], [("b", 0.2)]]
-    gold = ["a", "b", "oos", "oos"]
-    threshold = tune_threshold(ranked, gold, "oos")
-    assert 0.3 < threshold <= 0.8
-    metrics = score(gold, decide(ranked, threshold, "oos"), "oos")
-    assert metrics["in_scope_accuracy"] == 1.0 and metrics["oos_recall"] == 1.0
+def test_threshold_for_recall_is_the_lowest_that_reaches_the_target() -> None:
+    """The chosen threshold is the lowest reaching the required OOS recall, so confident in-scope rows survive."""
+    ranked = [[("a", 0.9)], [("b", 0.5)], [("a", 0.3)], [("b", 0.45)], [("a", 0.7)]]
+    gold = ["a", "b", "oos", "oos", "oos"]
+    half = threshold_for_recall(ranked, gold, "oos", target_recall=0.5)
+    assert 0.45 < half <= 0.5  # two of three OOS rows rejected (0.67 recall) and "b" at 0.5 still in scope
+    assert score(gold, decide(ranked, half, "oos"), "oos")["in_scope_accuracy"] == 1.0
+    everything = threshold_for_recall(ranked, gold, "oos", target_recall=1.0)
+    assert 0.7 < everything <= 0.9  # all OOS rejected costs the "b" row
+    assert score(gold, decide(ranked, everything, "oos"), "oos")["in_scope_accuracy"] == 0.5
 
 
 def _write(path: Path, rows: list[tuple[str, str]]) -> Path:

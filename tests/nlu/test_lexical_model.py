@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bot.embeddings import Embedder
 from bot.nlu.embedding_classifier import EmbeddingIntentClassifier
@@ -68,7 +69,7 @@ def test_lexical_weight_zero_serves_the_embedding_model_alone(embedder: Embedder
     vectors = embedder.encode(["where's my parcel"])
     expected = classifier.model.predict_proba(vectors)[0]  # type: ignore[attr-defined]
     top, confidence = classifier.predict(["where's my parcel"])[0][0]
-    assert top == "order" and confidence == float(expected.max())
+    assert top == "order" and confidence == pytest.approx(float(expected.max()), rel=1e-6)
 
 
 class _OtherEncoder:
@@ -88,3 +89,15 @@ def test_classifier_cache_is_keyed_by_the_encoder(tmp_path: Path, embedder: Embe
     EmbeddingIntentClassifier.train(embedder, TEXTS, LABELS, cache=tmp_path)
     EmbeddingIntentClassifier.train(_OtherEncoder(embedder), TEXTS, LABELS, cache=tmp_path)
     assert len(list(tmp_path.glob("intent-*.pkl"))) == 2
+
+
+def test_embedding_model_serves_what_scikit_learn_predicts() -> None:
+    """The NumPy serving path equals scikit-learn's predict_proba, for many classes and for two."""
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(60, 8))
+    queries = rng.normal(size=(5, 8))
+    for labels in (["a", "b", "c"] * 20, ["yes", "no"] * 30):
+        classifier = EmbeddingIntentClassifier.train(None, [str(i) for i in range(60)], labels,  # type: ignore[arg-type]
+                                                     vectors=vectors, lexical_weight=0.0)
+        served = classifier.probabilities(["q"] * 5, queries)
+        np.testing.assert_allclose(served, classifier.model.predict_proba(queries), rtol=1e-9)  # type: ignore[attr-defined]
