@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.logs import get_logger
 
@@ -94,7 +95,8 @@ def finetune_encoder(base: Path, texts: Sequence[str], labels: Sequence[str], ou
         for c in range(len(classes)):
             head[c] = vectors[y == c].mean(0)
     if config.freeze_word_embeddings:
-        model[0].auto_model.embeddings.word_embeddings.weight.requires_grad_(False)
+        transformer: Any = model[0].auto_model
+        transformer.get_input_embeddings().weight.requires_grad_(False)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW([
         {"params": trainable, "lr": config.learning_rate},
