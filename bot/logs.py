@@ -23,6 +23,16 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 
+_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
+_STREET = re.compile(
+    r"\b\d{1,5}[a-z]?,?\s+(?:(?!(?:on|in|to|for|of|my|your|a|an|by|at|is|are|was|and|or|per|this|that|it)\s)"
+    r"[a-z][a-z'-]*\s+){1,3}"
+    r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|close|way|court|ct|place|pl|crescent|terrace|gardens|"
+    r"grove|square|boulevard|blvd|hill|mews|row|walk|parade)\b\.?",
+    re.IGNORECASE,
+)
+_SECRET = re.compile(r"\b(pin|passcode|code|otp|password)(\s+(?:number\s+)?(?:is|was)|:)?\s*\d{4,8}\b", re.IGNORECASE)
+
 #: Keys whose values are masked whole, whatever they contain.
 SENSITIVE_KEYS = frozenset(
     {"email", "phone", "dob", "date_of_birth", "postcode", "pin", "card", "card_number", "password", "token", "otp"}
@@ -30,10 +40,14 @@ SENSITIVE_KEYS = frozenset(
 
 
 def mask_text(text: str) -> str:
-    """Replace emails, card numbers, phone numbers and dates in ``text`` with placeholders."""
+    """Replace emails, card numbers, phone numbers, dates, street addresses, postcodes and PINs or codes
+    given after their name ("my pin is 4821") in ``text`` with placeholders."""
     text = _EMAIL.sub("[email]", text)
     text = _CARD.sub("[card]", text)
     text = _DATE.sub("[date]", text)
+    text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2) or ''} [secret]", text)
+    text = _STREET.sub("[address]", text)
+    text = _POSTCODE.sub("[postcode]", text)
     return _PHONE.sub("[phone]", text)
 
 

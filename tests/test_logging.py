@@ -21,6 +21,17 @@ def test_mask_text_hides_emails_phones_cards_and_dates() -> None:
     assert "order A1001" in masked
 
 
+def test_mask_text_hides_addresses_postcodes_and_named_secrets() -> None:
+    """Street addresses, UK postcodes and a PIN or code given by name are masked; order numbers and counts stay."""
+    masked = mask_text("my postcode is SW1A 1AA and my pin is 4821; send A1001 to 12 Baker Street, London NW1 6XE")
+    for secret in ("SW1A", "4821", "Baker", "NW1 6XE"):
+        assert secret not in masked
+    assert "[postcode]" in masked and "[secret]" in masked and "[address]" in masked and "A1001" in masked
+    assert mask_text("the code: 553201") == "the code: [secret]"
+    kept = "2 parcels on the way, 3 items in my order A1002 are damaged"
+    assert mask_text(kept) == kept
+
+
 def test_json_logs_mask_pii_in_every_field_and_keep_bound_context() -> None:
     """A JSON log line masks PII in values and nested data and carries the bound conversation id."""
     stream = io.StringIO()

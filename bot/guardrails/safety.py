@@ -100,7 +100,8 @@ def luhn_valid(digits: str) -> bool:
 
 
 def mask_pii_text(text: str) -> str:
-    """``text`` with emails, cards, phones, dates, IBANs and national numbers replaced by placeholders."""
+    """``text`` with emails, cards, phones, dates, addresses, postcodes, named PINs/codes, IBANs and national
+    numbers replaced by placeholders."""
     text = _IBAN.sub("[iban]", text)
     text = _NINO.sub("[national_id]", text)
     text = _SSN.sub("[national_id]", text)
