@@ -63,10 +63,17 @@ def _single(classifier: EmbeddingIntentClassifier) -> Callable[[str], object]:
 def out_of_fold_ranking(encoder: Encoder, data: LabelledData, *, folds: int = OOS_FOLDS,
                         lexical_weight: float = LEXICAL_WEIGHT, cache: Path | None = None,
                         ) -> list[list[tuple[str, float]]]:
-    """Each example of ``data`` ranked by a classifier fitted on the other folds (stratified)."""
+    """Each example of ``data`` ranked by a classifier fitted on the other folds (stratified; fewer folds
+    when an intent has fewer than ``folds`` examples)."""
+    from collections import Counter
+
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
+    folds = min(folds, min(Counter(data.labels).values()))
+    if folds < 2:
+        raise ValueError("tuning the out-of-scope threshold needs at least 2 examples of every label; "
+                         "pass an explicit threshold")
     vectors = encoder.encode(data.texts)
     ranked: list[list[tuple[str, float]]] = [[] for _ in data.texts]
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
