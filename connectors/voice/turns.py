@@ -31,7 +31,7 @@ from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -144,10 +144,31 @@ def smart_turn_session() -> Any:
         return _SMART_TURN_SESSION
 
 
+class PrimedSileroVADAnalyzer(SileroVADAnalyzer):
+    """Silero VAD that has heard a moment of line silence before the call's first audio.
+
+    Cold, the model and the smoothed volume need ~0.1 s of audio before they can confirm speech: a caller
+    who speaks in the stream's first instant (over the greeting, "agent") was never heard — the word
+    reached STARTING and fell back to QUIET. Priming with silence costs nothing and starts every call warm.
+    """
+
+    prime_secs = 0.3
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._primed = False
+
+    def _run_analyzer(self, buffer: bytes) -> VADState:
+        if not self._primed:
+            self._primed = True
+            super()._run_analyzer(bytes(2 * int(self.sample_rate * self.prime_secs)))  # 16-bit zeros
+        return super()._run_analyzer(buffer)
+
+
 def vad_analyzer(config: VADConfig) -> SileroVADAnalyzer:
-    """A Silero VAD for one call."""
-    return SileroVADAnalyzer(params=VADParams(confidence=config.confidence, start_secs=config.start_secs,
-                                              stop_secs=config.stop_secs, min_volume=config.min_volume))
+    """A Silero VAD for one call (primed with silence, see :class:`PrimedSileroVADAnalyzer`)."""
+    return PrimedSileroVADAnalyzer(params=VADParams(confidence=config.confidence, start_secs=config.start_secs,
+                                                    stop_secs=config.stop_secs, min_volume=config.min_volume))
 
 
 @dataclass

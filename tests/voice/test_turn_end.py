@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pipecat.audio.vad.vad_analyzer import VADState
 
 from bot.messages import Button
 from connectors.voice.caller import line_audio
@@ -119,3 +120,17 @@ def test_a_lone_word_over_the_bot_is_heard_as_a_command_or_a_backchannel(speech_
 def test_the_line_mean_is_cached_with_the_model(speech_model: SpeechModel) -> None:
     cached = Path(str(speech_model.arpa).replace(".arpa", ".cmn"))
     assert cached.read_text().strip() == speech_model.cmn_init
+
+
+async def test_a_word_in_the_first_instant_of_a_call_reaches_the_speaking_state() -> None:
+    """The call's VAD starts warm: "agent" said as the stream opens (no silence before it) is detected as speech."""
+    from connectors.voice.config import VADConfig
+    from connectors.voice.turns import vad_analyzer
+
+    audio = _line("agent", lead_secs=0.0, tail_secs=1.0)  # 16 kHz, as the pipeline hears the line
+    vad = vad_analyzer(VADConfig())
+    vad.set_sample_rate(16000)
+    chunk = 1600  # 100 ms, as the transport hands audio on
+    states = [await vad.analyze_audio(audio[i:i + chunk].tobytes()) for i in range(0, len(audio) - chunk, chunk)]
+    assert VADState.SPEAKING in states, states
+    assert states[-1] == VADState.QUIET
