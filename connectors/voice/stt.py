@@ -230,7 +230,7 @@ class PocketsphinxSTT(FrameProcessor):
                 # A closed grammar: the live pass may end off the grammar's final state ("a one oh one" for
                 # "A one oh oh one"); the whole answer decoded at once always completes a path, and a small
                 # grammar decodes in a few tens of milliseconds.
-                text = await self._run(self._decode_turn, bytes(self._turn_audio), True)
+                text = await self._run(self._decode_turn, bytes(self._turn_audio))
         else:  # the turn went on after a pause: decode all of it, so a grammar sees the whole answer
             text = await self._run(self._decode_turn, bytes(self._turn_audio))
         self.stats.last_final_ms = (time.perf_counter() - started) * 1000
@@ -240,7 +240,13 @@ class PocketsphinxSTT(FrameProcessor):
         if text:
             await self.push_frame(TranscriptionFrame(text, self._user_id, time_now_iso8601(), finalized=True))
 
-    def _start_utterance(self, over_bot: bool = False) -> None:
+    def _start_utterance(self, over_bot: bool = False, *, whole_if_closed: bool = False) -> bool:
+        """Activate the search for the next utterance and start it; ``True`` when it is a closed grammar.
+
+        With ``whole_if_closed`` a closed grammar starts from fresh feature state: after a live pass the
+        decoder's carried-over feature state made the whole-utterance decode drop a digit ("a one oh one"
+        for "A one oh oh one"), which a fresh decoder — or ``reinit_feat`` — hears right.
+        """
         wanted = self._default_search
         if over_bot and self._barge_grammar is not None:
             jsgf: str | None = self._barge_grammar
@@ -255,19 +261,25 @@ class PocketsphinxSTT(FrameProcessor):
         if wanted != self._search:
             self._decoder.activate_search(wanted)
             self._search = wanted
+        closed = wanted != self._default_search and not over_bot
+        if closed and whole_if_closed:
+            self._decoder.reinit_feat()
         self._decoder.start_utt()
+        return closed
 
-    def _decode_turn(self, audio: bytes, whole: bool = False) -> str:
+    def _decode_turn(self, audio: bytes) -> str:
         """Decode a recording again as one utterance with what the bot expects (in a worker thread).
 
-        By default fed as live audio (``full_utt=False``): normalized by the same running cepstral mean as
-        the live pass, which starts from the phone line's mean and adapts through the call. ``whole``
-        normalizes over the utterance itself instead (for closed grammars).
+        With the open model it is fed as live audio (``full_utt=False``): normalized by the same running
+        cepstral mean as the live pass, which starts from the phone line's mean and adapts through the
+        call. With a closed grammar it is decoded whole (normalized over the utterance itself): fed as
+        live audio, a grammar's search can end off its final state ("a one oh one" for "A one oh oh one")
+        — whichever path led here (a turn over the bot, a turn that went on after a pause, or not).
         """
         started = time.thread_time()
+        whole = self._start_utterance(whole_if_closed=True)
         if whole:  # utterance normalization: long leading silence would skew the utterance's mean
             audio = trim_leading_silence(audio)
-        self._start_utterance()
         self._decoder.process_raw(audio, False, whole)
         self._decoder.end_utt()
         hyp = self._decoder.hyp()
