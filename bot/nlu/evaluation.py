@@ -111,11 +111,16 @@ def threshold_for_recall(ranked: Sequence[Sequence[tuple[str, float]]], gold: Se
     threshold (in steps of 0.005) whose out-of-scope recall reaches ``target_recall``: the most in-scope
     accuracy that recall allows. When no threshold reaches it, the one with the highest recall.
     """
-    if not any(g == oos_label for g in gold):
+    rows = [row for row, g in zip(ranked, gold, strict=True) if g == oos_label]
+    if not rows:
         raise ValueError(f"no {oos_label!r} examples to tune the out-of-scope threshold on")
+    # Recall only counts the out-of-scope rows: each is caught when its top label is out of scope or its
+    # top confidence is below the threshold (:func:`decide`), so recall never falls as the threshold rises.
+    caught = np.array([bool(row) and row[0][0] == oos_label for row in rows])
+    confidence = np.array([row[0][1] if row else 0.0 for row in rows])
     best, best_recall = 0.0, -1.0
     for threshold in (round(float(t), 3) for t in np.arange(0.0, 1.0, 0.005)):
-        recall = score(gold, decide(ranked, threshold, oos_label), oos_label)["oos_recall"] or 0.0
+        recall = float(np.mean(caught | (confidence < threshold)))
         if recall >= target_recall - 1e-9:
             return threshold
         if recall > best_recall:
@@ -140,8 +145,13 @@ def build_report(gold: Sequence[str], predicted: Sequence[str], oos_label: str |
                  threshold: float) -> Report:
     """Assemble the :class:`Report` of one run."""
     metrics = score(gold, predicted, oos_label)
-    ordered = sorted(timings)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    p50, p95 = latency_percentiles(timings)
     return Report(len(gold), metrics["accuracy"] or 0.0, metrics["in_scope_accuracy"] or 0.0,
                   metrics["oos_precision"], metrics["oos_recall"], metrics["macro_f1"] or 0.0,
-                  statistics.median(timings), p95, threshold)
+                  p50, p95, threshold)
+
+
+def latency_percentiles(timings: Sequence[float]) -> tuple[float, float]:
+    """(p50, p95) of ``timings``."""
+    ordered = sorted(timings)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]

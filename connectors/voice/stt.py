@@ -245,7 +245,8 @@ class PocketsphinxSTT(FrameProcessor):
 
         With ``whole_if_closed`` a closed grammar starts from fresh feature state: after a live pass the
         decoder's carried-over feature state made the whole-utterance decode drop a digit ("a one oh one"
-        for "A one oh oh one"), which a fresh decoder — or ``reinit_feat`` — hears right.
+        for "A one oh oh one"), which a fresh decoder — or ``reinit_feat`` — hears right. That also puts the
+        live passes that follow back on the phone line's mean, where every call starts anyway.
         """
         wanted = self._default_search
         if over_bot and self._barge_grammar is not None:
