@@ -14,7 +14,7 @@ import structlog
 
 from bot.bus import EventBus
 from bot.conversation import ConversationState, Status
-from bot.errors import ConcurrentWriteError, MessageTooLong, RequestError
+from bot.errors import ConcurrentWriteError, MessageTooLong, RateLimited, RequestError
 from bot.events import BotUttered, Event, UserUttered
 from bot.locks import ConversationLocks, InProcessLocks
 from bot.logs import get_logger
@@ -27,6 +27,9 @@ from bot.turn import Escalation, Turn
 log = get_logger(__name__)
 
 MAX_CONVERSATION_ID = 128
+
+#: A client source's pseudonym: ``source -> key`` (see :meth:`bot.settings.Settings.client_key`).
+ClientKey = Callable[[str], str]
 
 #: Told of every batch of events this worker committed: ``(conversation_id, events, turn)``; ``turn`` is
 #: ``None`` for events recorded outside a customer turn. Observers must be quick and must not raise.
@@ -44,6 +47,7 @@ class Engine:
         *,
         locks: ConversationLocks | None = None,
         bus: EventBus | None = None,
+        client_key: ClientKey | None = None,
     ) -> None:
         self.project = project
         self.store = store
@@ -52,6 +56,7 @@ class Engine:
         self.bus = bus or EventBus()
         self.last_trace: list[str] = []
         self.observers: list[Observer] = []
+        self.client_key = client_key
 
     def check(self, conversation_id: str, message: UserMessage) -> None:
         """Refuse bad input before anything is stored (raises :class:`RequestError`)."""
@@ -84,20 +89,32 @@ class Engine:
             self._observe(conversation_id, turn.events, turn)
             return turn.replies
 
+    def client_of(self, message: UserMessage) -> str | None:
+        """The stored pseudonym of the message's source (``None`` without a source)."""
+        if message.source is None:
+            return None
+        if self.client_key is None:
+            return message.source[:64]
+        return self.client_key(message.source)
+
+    def _user_event(self, message: UserMessage, *, for_agent: bool = False) -> UserUttered:
+        return UserUttered(text=message.text, channel=message.channel, metadata=message.metadata,
+                           for_agent=for_agent, client=self.client_of(message), message_id=message.message_id)
+
     async def _run(self, state: ConversationState, message: UserMessage) -> Turn:
         turn = Turn(self.project, state, message, message.text)
         started = time.perf_counter()
+        retry_after = self._too_fast(state)
+        if retry_after is not None:
+            log.warning("conversation_rate_limited", retry_after=retry_after)
+            raise RateLimited("too many messages in this conversation; wait before sending the next one",
+                              retry_after=retry_after)
         if state.status in (Status.HANDOFF, Status.AGENT):
-            turn.emit(UserUttered(text=message.text, channel=message.channel, metadata=message.metadata,
-                                  for_agent=True))
+            turn.emit(self._user_event(message, for_agent=True))
             log.info("message_for_agent", status=str(state.status))
             return turn
-        turn.emit(UserUttered(text=message.text, channel=message.channel, metadata=message.metadata))
+        turn.emit(self._user_event(message))
         with structlog.contextvars.bound_contextvars(turn=state.turns):
-            if self._too_fast(state):
-                turn.say("utter_slow_down", default="You're sending messages very quickly; "
-                         "please wait a moment before the next one.")
-                return turn
             try:
                 for stage in self.stages:
                     turn.trace.append(stage.name)
@@ -114,11 +131,15 @@ class Engine:
                      ms=round((time.perf_counter() - started) * 1000, 1))
         return turn
 
-    def _too_fast(self, state: ConversationState) -> bool:
+    def _too_fast(self, state: ConversationState) -> float | None:
+        """Seconds to wait when the conversation already had its messages of the last minute, else ``None``."""
         limit = self.project.config.limits.max_turns_per_minute
-        since = time.time() - 60
-        recent = sum(1 for e in state.events if isinstance(e, UserUttered) and e.timestamp >= since)
-        return recent > limit
+        now = time.time()
+        recent = [e.timestamp for e in reversed(state.events)
+                  if isinstance(e, UserUttered) and e.timestamp >= now - 60]
+        if len(recent) < limit:
+            return None
+        return max(1.0, round(recent[limit - 1] + 60 - now, 1))
 
     def _failed_turn(self, state: ConversationState, message: UserMessage, broken: Turn) -> Turn:
         """Keep the customer's message, apologize and hand off (reason ``error``)."""

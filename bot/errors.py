@@ -6,7 +6,9 @@ Three families, kept apart on purpose:
     ├── ConfigError            you configured it wrong; raised at start-up, names file, line and key
     ├── RequestError           a caller sent something we refuse (maps to HTTP 4xx); nothing is stored
     │   ├── MessageTooLong
-    │   └── ConversationClosed
+    │   ├── ConversationClosed
+    │   ├── Unauthorized       no or a wrong credential (HTTP 401)
+    │   └── RateLimited        too many messages; ``retry_after`` seconds (HTTP 429)
     ├── StoreError             the conversation store failed at run time (translated from aiosqlite/asyncpg)
     │   └── ConcurrentWriteError   another writer appended first; retry the turn
     └── ProviderError          an external provider (LLM, action server, backend) failed
@@ -67,6 +69,22 @@ class ConversationClosed(RequestError):
     """The conversation was closed; start a new one."""
 
     status = 409
+
+
+class Unauthorized(RequestError):
+    """The request lacks a valid credential for this channel."""
+
+    status = 401
+
+
+class RateLimited(RequestError):
+    """Too many messages from this client or to this conversation; nothing was stored."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StoreError(CarelineError):

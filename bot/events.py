@@ -75,6 +75,10 @@ class UserUttered(Event):
     metadata: dict[str, Any] = field(default_factory=dict)
     #: True when the bot did not process the message (a human owned the conversation).
     for_agent: bool = False
+    #: Pseudonymous key of the client source (a keyed hash, never the address itself); ``None`` when unknown.
+    client: str | None = None
+    #: The client's id for the message (a retry with the same id is answered from the stored turn).
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,11 +8,20 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class UserMessage:
-    """One thing the customer said or pressed, as a channel received it."""
+    """One thing the customer said or pressed, as a channel received it.
+
+    ``channel`` and ``source`` are set by the connector that received the message, never taken from the
+    message body; ``metadata`` is the client's own data, which the engine stores but never trusts.
+    """
 
     text: str
     channel: str = "rest"
     metadata: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    """Who sent it as the connector saw it (``ip:203.0.113.7``, ``caller:+4420...``); the engine keeps only a
+    keyed hash of it (rate limits, lockouts, the circuit breaker's distinct clients)."""
+    message_id: str | None = None
+    """The client's id for this message: a retry with the same id is answered once, on any worker."""
 
 
 @dataclass(frozen=True, slots=True)

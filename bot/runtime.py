@@ -154,7 +154,7 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     guardrails = await open_guardrails(project, database, embedder, redis_url=settings.redis_url)
     engine = Engine(project, store, default_stages(project, understander, knowledge, desk, guardrails=guardrails,
                                                    backend=backend),
-                    locks=make_locks(settings.redis_url), bus=bus)
+                    locks=make_locks(settings.redis_url), bus=bus, client_key=settings.client_key)
     guardrails.start(engine.bus)
     log.info("runtime_ready", project=str(project.path), database=database.dialect,
              knowledge=knowledge is not None, backend=project.config.backend.type,

@@ -64,9 +64,20 @@ class Settings:
     """``CARELINE_LOG_LEVEL``."""
     max_body_bytes: int = 64 * 1024
     """``CARELINE_MAX_BODY_BYTES``: larger request bodies get HTTP 413."""
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    """``CARELINE_SECRET``: key for the signatures and pseudonyms every worker must agree on (voice stream
+    tokens, client-source hashes). Random per process when unset; set it when running several workers."""
+    secret_generated: bool = True
+    """True when :attr:`secret` was generated."""
+    rest_token: str | None = None
+    """``CARELINE_REST_TOKEN``: when set, the REST channel requires ``Authorization: Bearer <token>``."""
     tokens: tuple[Principal, ...] = ()
     """``CARELINE_TOKENS``: ``name:role:token`` entries, comma-separated (roles: agent, ops, admin).
     Unset: one demo agent and one demo ops token are generated and printed at start."""
+
+    def client_key(self, source: str) -> str:
+        """A pseudonym for a client source: a keyed hash every worker with the same secret agrees on."""
+        return hmac.new(self.secret, source.encode("utf-8", "surrogatepass"), "sha256").hexdigest()[:20]
 
     def principal(self, token: str) -> Principal | None:
         """Who holds ``token`` (the admin token is the ``admin`` principal), or ``None``."""
@@ -95,6 +106,15 @@ class Settings:
             values["log_json"] = env["CARELINE_LOG_JSON"].lower() in ("1", "true", "yes")
         if "CARELINE_LOG_LEVEL" in env:
             values["log_level"] = env["CARELINE_LOG_LEVEL"]
+        if env.get("CARELINE_SECRET"):
+            if len(env["CARELINE_SECRET"]) < 16:
+                raise ValueError("CARELINE_SECRET must be at least 16 characters")
+            values["secret"] = env["CARELINE_SECRET"].encode()
+            values["secret_generated"] = False
+        if env.get("CARELINE_REST_TOKEN"):
+            if len(env["CARELINE_REST_TOKEN"]) < 16:
+                raise ValueError("CARELINE_REST_TOKEN must be at least 16 characters")
+            values["rest_token"] = env["CARELINE_REST_TOKEN"]
         values["tokens"] = parse_tokens(env["CARELINE_TOKENS"]) if env.get("CARELINE_TOKENS") else demo_tokens()
         if "CARELINE_MAX_BODY_BYTES" in env:
             values["max_body_bytes"] = int(env["CARELINE_MAX_BODY_BYTES"])

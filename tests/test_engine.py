@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bot.conversation import Status
-from bot.errors import MessageTooLong, RequestError
+from bot.errors import MessageTooLong, RateLimited, RequestError
 from bot.events import AgentMessage, BotUttered, Escalated, UserUttered
 from bot.messages import UserMessage
 from bot.runtime import Runtime
@@ -153,10 +153,13 @@ async def test_a_failing_stage_keeps_the_message_and_hands_off(runtime: Runtime)
     assert state.status is Status.HANDOFF
 
 
-async def test_flooding_messages_get_a_slow_down_reply(runtime: Runtime) -> None:
-    """More turns per minute than the limit get a slow-down answer instead of processing."""
+async def test_flooding_a_conversation_is_refused_and_stores_nothing(runtime: Runtime) -> None:
+    """More messages per minute than the limit are refused with a retry delay; the refused one is not stored."""
     limit = runtime.project.config.limits.max_turns_per_minute
     for _ in range(limit):
         await runtime.engine.handle("flood", UserMessage("/greet"))
-    replies = await runtime.engine.handle("flood", UserMessage("/greet"))
-    assert "very quickly" in replies[0].text
+    stored = len((await runtime.engine.state("flood")).events)
+    with pytest.raises(RateLimited) as refused:
+        await runtime.engine.handle("flood", UserMessage("/greet"))
+    assert refused.value.status == 429 and 1 <= refused.value.retry_after <= 60
+    assert len((await runtime.engine.state("flood")).events) == stored

@@ -80,7 +80,47 @@ class Limits(_Strict):
     max_message_chars: int = Field(default=2000, ge=1, le=100_000)
     """Longer messages are refused with HTTP 413 (never truncated silently)."""
     max_turns_per_minute: int = Field(default=30, ge=1)
-    """Messages per conversation per minute before the bot asks the customer to slow down."""
+    """Messages per conversation per minute; beyond it a message is refused (HTTP 429, nothing stored)."""
+    max_messages_per_minute_per_client: int = Field(default=60, ge=1)
+    """Messages one client source (an address, a caller) may send per minute across all its conversations and
+    all workers; beyond it messages are refused (HTTP 429 with ``Retry-After``, nothing stored)."""
+
+
+class AuthConfig(_Strict):
+    """How verification of a customer's identity holds up over time and against guessing."""
+
+    session_ttl: float = Field(default=900.0, gt=0, le=86_400)
+    """Seconds of inactivity after which a verification expires (the customer verifies again)."""
+    step_up_ttl: float = Field(default=300.0, gt=0, le=86_400)
+    """Account-changing actions (``step_up_actions``) need a verification at most this many seconds old."""
+    step_up_actions: tuple[str, ...] = ("action_change_address", "action_cancel_order",
+                                        "action_reschedule_appointment", "action_cancel_appointment")
+    """Actions that change an account; they re-verify the customer when the verification is older than
+    ``step_up_ttl``."""
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    """Failed verifications per conversation before it is locked and handed to a person."""
+    max_failures_per_customer: int = Field(default=5, ge=1, le=100)
+    """Failed verifications of one customer account, across all conversations and workers, before the account's
+    verification is locked for ``lockout_seconds``."""
+    max_failures_per_client: int = Field(default=10, ge=1, le=1000)
+    """Failed verifications from one client source (any accounts) before that source is locked."""
+    lockout_seconds: float = Field(default=900.0, gt=0, le=86_400 * 7)
+    """How long a customer or client lock lasts (the cooldown); failures older than this are forgotten."""
+
+
+class RestChannelConfig(_Strict):
+    """The Rasa REST channel (``POST /webhooks/rest/webhook``): the channel for trusted backends."""
+
+    open: bool = False
+    """Serve the REST channel without ``CARELINE_REST_TOKEN``. Anyone who can reach it can then talk as any
+    ``sender``; ``careline serve`` refuses to start an open REST channel unless this is true (the bundled demo
+    aside) and logs a warning when it is."""
+
+
+class ChannelsConfig(_Strict):
+    """Settings of the channels that are not configured elsewhere."""
+
+    rest: RestChannelConfig = RestChannelConfig()
 
 
 class ProjectConfig(_Strict):
@@ -100,6 +140,10 @@ class ProjectConfig(_Strict):
     """Knowledge retriever settings."""
     limits: Limits = Limits()
     """Input bounds."""
+    auth: AuthConfig = AuthConfig()
+    """Verification sessions: idle expiry, step-up for account changes, lockouts across conversations."""
+    channels: ChannelsConfig = ChannelsConfig()
+    """The REST channel's exposure."""
     widget: WidgetConfig = WidgetConfig()
     """The embeddable web chat: allowed origins, brand colour, title, greeting, rate limit."""
     action_endpoint: str | None = None

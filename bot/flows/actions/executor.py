@@ -46,6 +46,9 @@ def tracker_payload(turn: Turn) -> dict[str, Any]:
             "entities": [dict(e) for e in latest.entities],
             "intent_ranking": [dict(r) for r in latest.ranking],
             "metadata": dict(latest.metadata),
+            # What the server knows about the message (never the client's metadata): the pseudonymous client
+            # source and the message id. In-process actions read it as ``tracker.latest_message["careline"]``.
+            "careline": {"client": latest.client, "message_id": latest.message_id, "turn": turn.state.turns},
         }
     events: list[dict[str, Any]] = [{"event": "user", "timestamp": latest.timestamp,
                                      "text": turn.text, "input_channel": turn.channel,
