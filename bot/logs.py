@@ -17,6 +17,9 @@ import structlog
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _PHONE = re.compile(r"(?<![\w/])\+?\d[\d ().-]{6,}\d(?!\w)")
+#: An IPv4 address (``203.0.113.7``, octets 0-255): kept as it is, never read as a phone number or a date.
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"(?<![\w.])((?:{_OCTET}\.){{3}}{_OCTET})(?!\.?\w)")
 _DATE = re.compile(
     r"\b(?:\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})\b"
     r"|\b\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{4}\b",
@@ -41,7 +44,13 @@ SENSITIVE_KEYS = frozenset(
 
 def mask_text(text: str) -> str:
     """Replace emails, card numbers, phone numbers, dates, street addresses, postcodes and PINs or codes
-    given after their name ("my pin is 4821") in ``text`` with placeholders."""
+    given after their name ("my pin is 4821") in ``text`` with placeholders; IPv4 addresses stay."""
+    parts = _IPV4.split(text)
+    parts[::2] = [_mask_segment(part) for part in parts[::2]]
+    return "".join(parts)
+
+
+def _mask_segment(text: str) -> str:
     text = _EMAIL.sub("[email]", text)
     text = _CARD.sub("[card]", text)
     text = _DATE.sub("[date]", text)

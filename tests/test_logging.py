@@ -32,6 +32,14 @@ def test_mask_text_hides_addresses_postcodes_and_named_secrets() -> None:
     assert mask_text(kept) == kept
 
 
+def test_mask_text_keeps_ip_addresses_and_still_hides_phone_numbers() -> None:
+    """IPv4 addresses (which operators need) are never masked as phones or dates; phone numbers still are."""
+    for kept in ("client ip:203.0.113.7 refused", "peer 127.0.0.1:8080", "from 10.10.10.10.", "192.168.100.200"):
+        assert mask_text(kept) == kept
+    masked = mask_text("from 203.0.113.7: call 020 7946 0011 or +1 212.555.0102, or 020.794.600.11")
+    assert masked == "from 203.0.113.7: call [phone] or [phone], or [phone]"
+
+
 def test_json_logs_mask_pii_in_every_field_and_keep_bound_context() -> None:
     """A JSON log line masks PII in values and nested data and carries the bound conversation id."""
     stream = io.StringIO()
