@@ -1,10 +1,13 @@
 """Bearer tokens and roles for the web APIs: ``agent`` (handoff queue and conversations), ``ops``
-(scope and KPIs), ``admin`` (everything, including the tracker)."""
+(scope and KPIs), ``admin`` (everything, including the tracker); and the REST channel's own token."""
 
 from __future__ import annotations
 
+import hmac
+
 from aiohttp import web
 
+from bot.errors import Unauthorized
 from bot.settings import Principal, Settings
 
 
@@ -28,3 +31,16 @@ def require_role(request: web.Request, settings: Settings, role: str) -> Princip
     if not principal.may(role):
         raise web.HTTPForbidden(text=f'{{"error": "the {role} role is required"}}', content_type="application/json")
     return principal
+
+
+def require_rest_token(request: web.Request, settings: Settings) -> bool:
+    """True when the caller presented ``CARELINE_REST_TOKEN``; False when none is configured (an open
+    channel); :class:`~bot.errors.Unauthorized` (401) when one is configured and missing or wrong."""
+    if settings.rest_token is None:
+        return False
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("the REST channel requires 'Authorization: Bearer <CARELINE_REST_TOKEN>'")
+    if not hmac.compare_digest(value.strip().encode("utf-8", "replace"), settings.rest_token.encode()):
+        raise Unauthorized("unknown REST channel token")
+    return True

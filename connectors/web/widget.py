@@ -12,11 +12,15 @@ Websocket frames are JSON objects with a ``type``. The browser sends ``message``
 optional ``label`` shown instead of a button payload, optional ``start``) and ``ping``. The server
 sends ``history`` once per connection (``items``: the conversation so far, for resuming after a
 reload), then ``item`` for every new visible event, ``ack`` (``id``, ``replies``) once a message is
-stored, ``error`` (``id``, ``code``, ``reason``) when one is refused, and ``pong``. The customer's
+stored, ``error`` (``id``, ``code``, ``reason``; ``retry_after`` seconds with code ``rate_limited``) when
+one is refused or a frame is malformed (the socket stays open), and ``pong``. A message's ``id`` is also its
+client message id: a retry with the same id, on any worker, is answered once. The customer's
 satisfaction rating is an ordinary message: the bot's CSAT question carries 1-5 quick replies.
 
 Every route checks the ``Origin`` against ``widget.allowed_origins``; messages are length-capped by
-``limits.max_message_chars`` and rate-limited per connection (per conversation over REST).
+``limits.max_message_chars`` and rate-limited per client source
+(``limits.max_messages_per_minute_per_client``, across conversations) and per client in one conversation
+(``widget.messages_per_minute`` and ``burst``, across reconnects, the REST fallback and the workers).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,20 +36,19 @@ from typing import Any
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot.errors import MessageTooLong, RequestError, StoreError
+from bot.errors import MessageTooLong, RateLimited, RequestError, StoreError
 from bot.events import Event
 from bot.logs import get_logger
 from bot.messages import UserMessage
+from bot.ratelimit import Rate
 from bot.runtime import Runtime
-from connectors.web.app import RUNTIME, read_json
+from connectors.web.app import RUNTIME, admit_client, client_source, limiter, parse_json_object, read_json
 from connectors.web.widget_config import WidgetConfig
 from connectors.web.widget_protocol import (
     CLIENT_ID,
     CONVERSATION_ID,
     MAX_LABEL,
-    Buckets,
     RecentIds,
-    TokenBucket,
     origin_allowed,
     public_item,
     public_items,
@@ -55,6 +59,7 @@ log = get_logger(__name__)
 STATIC = Path(__file__).parent / "static" / "widget"
 DEMO_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+SLOW_DOWN = "You're sending messages too quickly; please wait a moment."
 
 
 @dataclass(slots=True)
@@ -63,7 +68,6 @@ class WidgetState:
 
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
     recent: RecentIds = field(default_factory=RecentIds)
-    rest_buckets: Buckets | None = None
 
 
 WIDGET: web.AppKey[WidgetState] = web.AppKey("widget", WidgetState)
@@ -97,14 +101,19 @@ def _cors(request: web.Request, response: web.StreamResponse) -> web.StreamRespo
     return response
 
 
-def refusal(client_id: str | None, code: str, reason: str) -> dict[str, Any]:
+def refusal(client_id: str | None, code: str, reason: str, **extra: Any) -> dict[str, Any]:
     """An ``error`` frame for a message or rating the server did not accept."""
-    return {"type": "error", "id": client_id, "code": code, "reason": reason}
+    return {"type": "error", "id": client_id, "code": code, "reason": reason, **extra}
 
 
-async def deliver(request: web.Request, conversation_id: str, frame: dict[str, Any], admitted: bool) -> dict[str, Any]:
-    """Hand one customer message to the engine; the ``ack`` or ``error`` frame to answer with."""
-    runtime, _ = _settings(request)
+async def deliver(request: web.Request, conversation_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+    """Hand one customer message to the engine; the ``ack`` or ``error`` frame to answer with.
+
+    Checked in order: the frame's fields, the duplicate fast path (an id this process stored lately), the
+    limits of the client (across its conversations) and of this client in this conversation (across its
+    connections), then the engine's own checks. A refused message is not stored and may be sent again.
+    """
+    runtime, config = _settings(request)
     client_id, text, label = frame.get("id"), frame.get("text"), frame.get("label")
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
         return refusal(None, "bad_request", "'id' must be 1 to 64 letters, digits, - or _")
@@ -116,17 +125,23 @@ async def deliver(request: web.Request, conversation_id: str, frame: dict[str, A
     key = (conversation_id, client_id)
     if not recent.add(key):
         return {"type": "ack", "id": client_id, "replies": 0, "duplicate": True}
-    if not admitted:
-        recent.discard(key)
-        log.warning("widget_rate_limited")
-        return refusal(client_id, "rate_limited", "You're sending messages too quickly; please wait a moment.")
     metadata: dict[str, Any] = {"client_id": client_id}
     if frame.get("start") is True:
         metadata["widget_start"] = True
     if label:
         metadata["button_title"] = label
+    source = client_source(request)
     try:
-        replies = await runtime.engine.handle(conversation_id, UserMessage(text, "web", metadata))
+        await admit_client(request, source)
+        await limiter(request.app).check(
+            f"{runtime.project.config.assistant_id}:widget:{conversation_id}:{runtime.settings.client_key(source)}",
+            Rate(config.messages_per_minute, config.burst), SLOW_DOWN)
+        replies = await runtime.engine.handle(
+            conversation_id, UserMessage(text, "web", metadata, source=source, message_id=client_id))
+    except RateLimited as exc:
+        recent.discard(key)
+        log.warning("widget_rate_limited", retry_after=exc.retry_after)
+        return refusal(client_id, "rate_limited", SLOW_DOWN, retry_after=math.ceil(exc.retry_after))
     except MessageTooLong as exc:
         recent.discard(key)
         return refusal(client_id, "too_long", str(exc))
@@ -165,26 +180,24 @@ async def _forward(sock: _Socket, queue: asyncio.Queue[tuple[str, Event]], seen:
             await sock.send({"type": "item", "item": item})
 
 
-async def _read(request: web.Request, sock: _Socket, conversation_id: str, bucket: TokenBucket) -> None:
+async def _read(request: web.Request, sock: _Socket, conversation_id: str) -> None:
     async for msg in sock.ws:
         if msg.type is not WSMsgType.TEXT:
             if msg.type is WSMsgType.BINARY:
                 await sock.send(refusal(None, "bad_request", "frames must be JSON text"))
             continue
         try:
-            frame = json.loads(msg.data)
-        except json.JSONDecodeError:
-            frame = None
-        if not isinstance(frame, dict):
-            await sock.send(refusal(None, "bad_request", "frames must be JSON objects"))
+            frame = parse_json_object(msg.data)
+        except RequestError as exc:
+            await sock.send(refusal(None, "bad_request", f"frames must be JSON objects: {exc}"))
             continue
         kind = frame.get("type")
         if kind == "ping":
             await sock.send({"type": "pong"})
         elif kind == "message":
-            await sock.send(await deliver(request, conversation_id, frame, bucket.take()))
+            await sock.send(await deliver(request, conversation_id, frame))
         else:
-            await sock.send(refusal(None, "bad_request", f"unknown frame type {kind!r}"))
+            await sock.send(refusal(None, "bad_request", f"unknown frame type {str(kind)[:40]!r}"))
 
 
 async def chat_socket(request: web.Request) -> web.StreamResponse:
@@ -208,7 +221,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
                                  "items": public_items(state.events)[-config.history_limit:]})
                 pump = asyncio.create_task(_forward(sock, queue, seen))
                 try:
-                    await _read(request, sock, conversation_id, TokenBucket(config.messages_per_minute, config.burst))
+                    await _read(request, sock, conversation_id)
                 finally:
                     pump.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -248,12 +261,12 @@ async def post_message(request: web.Request) -> web.StreamResponse:
     _check_origin(request, config)
     conversation_id = _conversation_id(request.match_info["conversation_id"])
     frame = await read_json(request)
-    state = request.app[WIDGET]
-    if state.rest_buckets is None:
-        state.rest_buckets = Buckets(config.messages_per_minute, config.burst)
-    answer = await deliver(request, conversation_id, frame, state.rest_buckets.take(conversation_id))
+    answer = await deliver(request, conversation_id, frame)
     status = _STATUS.get(answer.get("code", ""), 400) if answer["type"] == "error" else 200
-    return _cors(request, web.json_response(answer, status=status))
+    response = web.json_response(answer, status=status)
+    if "retry_after" in answer:
+        response.headers["Retry-After"] = str(answer["retry_after"])
+    return _cors(request, response)
 
 
 async def preflight(request: web.Request) -> web.StreamResponse:

@@ -28,9 +28,10 @@ class WidgetConfig(BaseModel):
     """Sent, hidden, when a new conversation opens so the bot greets with its quick replies;
     ``None`` waits for the customer to write first."""
     messages_per_minute: int = Field(default=20, ge=1, le=600)
-    """Messages one connection may send per minute (a token bucket refilled at this rate)."""
+    """Messages one client (address) may send per minute to one conversation, over all its connections and
+    workers (a token bucket refilled at this rate; reconnecting does not refill it)."""
     burst: int = Field(default=5, ge=1, le=100)
-    """Messages one connection may send at once before the per-minute rate applies."""
+    """Messages one client may send to one conversation at once before the per-minute rate applies."""
     heartbeat_seconds: float = Field(default=25.0, ge=1, le=300)
     """Ping interval of the websocket; a peer silent for two intervals is disconnected."""
     history_limit: int = Field(default=200, ge=1, le=5000)

@@ -1,5 +1,5 @@
 """What the web widget is allowed to see and send: the customer's view of a conversation, the id
-format, origin checks and the per-connection rate limit.
+format, origin checks and the duplicate-id fast path (rate limits are :mod:`bot.ratelimit`'s).
 
 The customer's view keeps what was said and who owns the conversation; slots, flow steps,
 guardrail signals, the handoff context and agents' internal notes never leave the server.
@@ -8,9 +8,8 @@ guardrail signals, the handoff context and agents' internal notes never leave th
 from __future__ import annotations
 
 import re
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -98,27 +97,6 @@ def origin_allowed(origin: str | None, host: str, allowed: Iterable[str]) -> boo
     return bool(host) and urlsplit(origin).netloc == host
 
 
-class TokenBucket:
-    """``burst`` messages at once, refilled at ``per_minute``; :meth:`take` says whether one may go."""
-
-    def __init__(self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = float(burst)
-        self.tokens = float(burst)
-        self.clock = clock
-        self.updated = clock()
-
-    def take(self) -> bool:
-        """Spend one token if there is one."""
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
 class RecentIds:
     """A bounded memory of keys seen lately (oldest forgotten first)."""
 
@@ -139,19 +117,3 @@ class RecentIds:
     def discard(self, key: Any) -> None:
         """Forget ``key`` (its message was refused and may be sent again)."""
         self._seen.pop(key, None)
-
-
-class Buckets:
-    """Token buckets by key (conversation id for the REST fallback), bounded in number."""
-
-    def __init__(self, per_minute: int, burst: int, size: int = 10_000) -> None:
-        self.per_minute, self.burst, self.size = per_minute, burst, size
-        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
-
-    def take(self, key: str) -> bool:
-        """Spend one token of ``key``'s bucket."""
-        bucket = self._buckets.pop(key, None) or TokenBucket(self.per_minute, self.burst)
-        self._buckets[key] = bucket
-        if len(self._buckets) > self.size:
-            self._buckets.popitem(last=False)
-        return bucket.take()

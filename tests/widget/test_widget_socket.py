@@ -10,8 +10,9 @@ from pydantic import ValidationError
 
 from bot.events import AgentNote, SlotSet
 from bot.project.schema import ProjectConfig
+from bot.ratelimit import LocalLimiter, Rate
 from connectors.web.widget_config import WidgetConfig
-from connectors.web.widget_protocol import TokenBucket, public_items
+from connectors.web.widget_protocol import public_items
 from tests.widget.conftest import Site, SiteFactory
 
 CID = "w_" + "a" * 24
@@ -164,14 +165,17 @@ def test_widget_settings_are_validated_in_config_yml() -> None:
 
 
 def test_token_bucket_refills_at_the_configured_rate() -> None:
-    """Two at once, then one more every six seconds at 10 per minute."""
+    """Two at once, then one more every six seconds at 10 per minute; a refused attempt spends nothing."""
     now = [0.0]
-    bucket = TokenBucket(10, 2, clock=lambda: now[0])
-    assert [bucket.take() for _ in range(3)] == [True, True, False]
+    limiter = LocalLimiter(clock=lambda: now[0])
+    rate = Rate(10, 2)
+    assert [limiter.take("k", rate) for _ in range(2)] == [None, None]
+    assert limiter.take("k", rate) == pytest.approx(6.0)
     now[0] = 5.9
-    assert bucket.take() is False
+    assert limiter.take("k", rate) == pytest.approx(0.1)
     now[0] = 6.1
-    assert bucket.take() is True
+    assert limiter.take("k", rate) is None
+    assert limiter.take("other", rate) is None
 
 
 def test_public_view_hides_internal_events() -> None:

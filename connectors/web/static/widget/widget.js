@@ -310,9 +310,10 @@
     if (!message) { if (frame.reason) connection.textContent = frame.reason; return; }
     if (transport) transport.settled(message.id);
     if (frame.code === "rate_limited" || frame.code === "unavailable") {
-      message.retryAt = Date.now() + 4000;
+      const wait = Math.max(4, Math.min(300, Number(frame.retry_after) || 0)) * 1000;
+      message.retryAt = Date.now() + wait;
       connection.textContent = frame.reason;
-      setTimeout(() => { connection.textContent = ""; if (transport) transport.flush(); }, 4100);
+      setTimeout(() => { connection.textContent = ""; if (transport) transport.flush(); }, wait + 100);
     } else if (frame.code === "closed") {
       newConversation();
     } else {
