@@ -3,10 +3,16 @@
 ``Engine.handle`` locks the conversation, loads its events, runs the turn's stages in order
 (:mod:`bot.stages`), appends the new events and publishes them. The engine knows nothing of HTTP
 or audio.
+
+Faults: a whole turn (waiting for the lock included) has a deadline, ``turn_timeout``; a turn past it is
+never committed (:class:`TurnTimedOut`, a :class:`~bot.errors.StoreError`: HTTP 503, safe to retry). A
+message with a client ``message_id`` that the conversation already holds is not run again: the answer
+is rebuilt from the stored turn (:func:`replies_to`), whichever worker stored it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 
@@ -14,11 +20,11 @@ import structlog
 
 from bot.bus import EventBus
 from bot.conversation import ConversationState, Status
-from bot.errors import ConcurrentWriteError, MessageTooLong, RateLimited, RequestError
+from bot.errors import ConcurrentWriteError, MessageTooLong, RateLimited, RequestError, StoreError
 from bot.events import BotUttered, Event, UserUttered
 from bot.locks import ConversationLocks, InProcessLocks
 from bot.logs import get_logger
-from bot.messages import BotMessage, UserMessage
+from bot.messages import BotMessage, Button, UserMessage
 from bot.project import Project
 from bot.stages import Escalate, Stage
 from bot.storage import ConversationStore
@@ -27,6 +33,11 @@ from bot.turn import Escalation, Turn
 log = get_logger(__name__)
 
 MAX_CONVERSATION_ID = 128
+MAX_MESSAGE_ID = 128
+
+
+class TurnTimedOut(StoreError):
+    """The turn did not finish within the engine's deadline; nothing of it was stored (retry it)."""
 
 #: A client source's pseudonym: ``source -> key`` (see :meth:`bot.settings.Settings.client_key`).
 ClientKey = Callable[[str], str]
@@ -48,6 +59,7 @@ class Engine:
         locks: ConversationLocks | None = None,
         bus: EventBus | None = None,
         client_key: ClientKey | None = None,
+        turn_timeout: float = 30.0,
     ) -> None:
         self.project = project
         self.store = store
@@ -57,6 +69,8 @@ class Engine:
         self.last_trace: list[str] = []
         self.observers: list[Observer] = []
         self.client_key = client_key
+        self.turn_timeout = turn_timeout
+        """Seconds a turn may take, waiting for the conversation's lock included; later, it is rolled back."""
 
     def check(self, conversation_id: str, message: UserMessage) -> None:
         """Refuse bad input before anything is stored (raises :class:`RequestError`)."""
@@ -67,27 +81,53 @@ class Engine:
         cap = self.project.config.limits.max_message_chars
         if len(message.text) > cap:
             raise MessageTooLong(f"message is {len(message.text)} characters; the limit is {cap}")
+        if message.message_id is not None and not 1 <= len(message.message_id) <= MAX_MESSAGE_ID:
+            raise RequestError(f"message id must be 1 to {MAX_MESSAGE_ID} characters")
 
     async def handle(self, conversation_id: str, message: UserMessage) -> list[BotMessage]:
         """Run one turn; returns what the bot says (empty while a human owns the conversation)."""
         self.check(conversation_id, message)
         with structlog.contextvars.bound_contextvars(conversation_id=conversation_id, channel=message.channel):
-            async with self.locks.hold(conversation_id):
-                for attempt in (1, 2):
-                    state = await self.store.load(conversation_id)
-                    seq = len(state.events)
-                    turn = await self._run(state, message)
-                    try:
-                        await self.store.append(conversation_id, turn.events, expected_seq=seq)
-                    except ConcurrentWriteError:
-                        if attempt == 2:
-                            raise
-                        log.warning("turn_retried_after_concurrent_write")
-                        continue
-                    break
+            deadline = asyncio.timeout(self.turn_timeout)
+            try:
+                async with deadline:
+                    turn, replayed = await self._locked_turn(conversation_id, message)
+            except TimeoutError as exc:
+                if not deadline.expired():
+                    raise
+                log.warning("turn_deadline_exceeded", seconds=self.turn_timeout)
+                raise TurnTimedOut(f"the turn did not finish within {self.turn_timeout} s; nothing was stored"
+                                   ) from exc
+            if turn is None:
+                log.info("message_replayed", message_id=message.message_id, replies=len(replayed))
+                return replayed
             self.bus.publish(conversation_id, turn.events)
             self._observe(conversation_id, turn.events, turn)
             return turn.replies
+
+    async def _locked_turn(self, conversation_id: str, message: UserMessage) -> tuple[Turn | None, list[BotMessage]]:
+        """The committed turn, or ``(None, replies)`` when the message id was already answered."""
+        async with self.locks.hold(conversation_id) as lease:
+            attempt = 0
+            while True:
+                attempt += 1
+                state = await self.store.load(conversation_id)
+                if message.message_id is not None:
+                    answered = replies_to(state.events, message.message_id)
+                    if answered is not None:
+                        return None, answered
+                seq = len(state.events)
+                turn = await self._run(state, message)
+                if lease is not None:
+                    await lease.check()  # a holder whose lease ran out must not commit (fencing)
+                try:
+                    await self.store.append(conversation_id, turn.events, expected_seq=seq)
+                except ConcurrentWriteError:
+                    if attempt == 2:
+                        raise
+                    log.warning("turn_retried_after_concurrent_write")
+                    continue
+                return turn, turn.replies
 
     def client_of(self, message: UserMessage) -> str | None:
         """The stored pseudonym of the message's source (``None`` without a source)."""
@@ -157,8 +197,10 @@ class Engine:
 
     async def record(self, conversation_id: str, events: Sequence[Event]) -> ConversationState:
         """Append events from outside a customer turn (agents, ops) under the conversation's lock."""
-        async with self.locks.hold(conversation_id):
+        async with self.locks.hold(conversation_id) as lease:
             state = await self.store.load(conversation_id)
+            if lease is not None:
+                await lease.check()
             await self.store.append(conversation_id, events, expected_seq=len(state.events))
             for event in events:
                 state.apply(event)
@@ -176,6 +218,23 @@ class Engine:
     async def state(self, conversation_id: str) -> ConversationState:
         """The conversation's current derived state."""
         return await self.store.load(conversation_id)
+
+
+def replies_to(events: Sequence[Event], message_id: str) -> list[BotMessage] | None:
+    """What the bot answered to the user message with ``message_id`` (its bot events up to the next user
+    message), or ``None`` when no stored message has that id."""
+    for index, event in enumerate(events):
+        if isinstance(event, UserUttered) and event.message_id == message_id:
+            replies = []
+            for later in events[index + 1:]:
+                if isinstance(later, UserUttered):
+                    break
+                if isinstance(later, BotUttered):
+                    buttons = tuple(Button(str(b.get("title", "")), str(b.get("payload", ""))) for b in later.buttons)
+                    replies.append(BotMessage(later.text, buttons, response=later.response,
+                                              citations=later.citations))
+            return replies
+    return None
 
 
 def bot_messages(events: Sequence[Event]) -> list[BotUttered]:

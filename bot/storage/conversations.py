@@ -2,7 +2,9 @@
 
 Appends carry the sequence number the writer last saw; a second writer that raced it gets
 :class:`~bot.errors.ConcurrentWriteError` instead of interleaving events (the per-conversation
-lock makes that rare; the primary key makes it impossible).
+lock makes that rare; the primary key makes it impossible). A user message carrying a client message id
+is stored at most once per conversation (table ``message_ids``): a second one is refused with
+:class:`DuplicateMessage`, even from a worker that raced past the lock.
 """
 
 from __future__ import annotations
@@ -13,8 +15,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.conversation import ConversationState, Status, derive
-from bot.events import AgentJoined, ConversationEnded, Escalated, Event, ReturnedToBot, event_from_dict
+from bot.errors import ConcurrentWriteError
+from bot.events import (
+    AgentJoined,
+    ConversationEnded,
+    Escalated,
+    Event,
+    ReturnedToBot,
+    UserUttered,
+    event_from_dict,
+)
 from bot.storage.database import Database
+
+
+class DuplicateMessage(ConcurrentWriteError):
+    """The conversation already holds a user message with this client message id (answer from it)."""
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS events (
@@ -32,6 +47,11 @@ SCHEMA = (
         updated_at {float} NOT NULL,
         last_seq INTEGER NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS conversations_updated ON conversations (updated_at)",
+    """CREATE TABLE IF NOT EXISTS message_ids (
+        conversation_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, message_id))""",
 )
 
 #: Columns the index keeps about the current handoff (the queue is a view over them); added to older
@@ -101,7 +121,8 @@ class ConversationStore:
     async def append(self, conversation_id: str, events: Sequence[Event], *, expected_seq: int) -> int:
         """Append ``events`` after sequence ``expected_seq``; returns the new last seq.
 
-        Raises :class:`ConcurrentWriteError` when another writer appended since ``expected_seq``.
+        Raises :class:`ConcurrentWriteError` when another writer appended since ``expected_seq``, and
+        :class:`DuplicateMessage` when a user event's ``message_id`` is already stored in the conversation.
         """
         if not events:
             return expected_seq
@@ -109,6 +130,12 @@ class ConversationStore:
             seq = expected_seq
             for event in events:
                 seq += 1
+                if isinstance(event, UserUttered) and event.message_id is not None:
+                    try:
+                        await tx.execute("INSERT INTO message_ids (conversation_id, message_id, seq) VALUES (?, ?, ?)",
+                                         conversation_id, event.message_id, seq)
+                    except ConcurrentWriteError as exc:
+                        raise DuplicateMessage(f"message {event.message_id!r} is already stored") from exc
                 data = event.to_dict()
                 data.pop("type")
                 data.pop("timestamp")

@@ -67,6 +67,14 @@ class Database(Executor):
             for statement in statements:
                 await tx.execute(self.ddl(statement))
 
+    async def ping(self, within: float = 2.0) -> None:
+        """``SELECT 1`` within ``within`` seconds, else :class:`StoreError` (readiness probes)."""
+        try:
+            async with asyncio.timeout(within):
+                await self.fetchval("SELECT 1")
+        except TimeoutError as exc:
+            raise StoreError(f"the {self.dialect} database did not answer SELECT 1 within {within} s") from exc
+
     @abc.abstractmethod
     def transaction(self) -> Any:
         """``async with db.transaction() as tx:`` — all or nothing."""
@@ -119,6 +127,8 @@ class SQLiteDatabase(Database):
     async def _run(self, sql: str, args: Sequence[Any], rows: bool = False) -> list[Row]:
         import sqlite3
 
+        if self._conn is None:
+            raise StoreError(f"the SQLite database {self.path!r} is closed")
         try:
             cursor = await self._conn.execute(sql, tuple(args))
             result = [dict(r) for r in await cursor.fetchall()] if rows else []
@@ -171,14 +181,23 @@ def _pg_sql(sql: str) -> str:
 
 
 class PostgresDatabase(Database):
-    """PostgreSQL through an asyncpg pool; ``schema`` from the URL becomes the search path."""
+    """PostgreSQL through an asyncpg pool; ``schema`` from the URL becomes the search path.
+
+    Every operation is bounded by ``timeout`` seconds, taking a connection from the pool included: a
+    refused, cut or stalled server is a :class:`StoreError` within that bound, never a hung request. A
+    transaction that fails or is cancelled before its ``COMMIT`` was answered is rolled back (its connection
+    is dropped when even the ``ROLLBACK`` cannot be sent in time, which rolls it back on the server).
+    """
 
     dialect = "postgres"
 
-    def __init__(self, url: str, dsn: str, schema: str | None) -> None:
+    def __init__(self, url: str, dsn: str, schema: str | None, *, timeout: float = 5.0) -> None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
         self.url = url
         self.dsn = dsn
         self.schema = schema
+        self.timeout = timeout
         self._pool: Any = None
 
     async def connect(self) -> None:
@@ -187,29 +206,65 @@ class PostgresDatabase(Database):
         settings = {"search_path": self.schema} if self.schema else None
         try:
             if self.schema:
-                conn = await asyncpg.connect(self.dsn)
+                conn = await asyncpg.connect(self.dsn, timeout=self.timeout)
                 try:
                     async with conn.transaction():
                         await conn.execute("SELECT pg_advisory_xact_lock(7260917)")
                         await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                 finally:
                     await conn.close()
-            self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=10, server_settings=settings)
-        except (OSError, asyncpg.PostgresError) as exc:
+            self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=10, server_settings=settings,
+                                                   timeout=self.timeout, command_timeout=self.timeout)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {self.dsn!r}: {exc}") from exc
 
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        """A pooled connection, taken within the timeout; a connection that failed is dropped, not reused."""
+        import asyncpg
+
+        if self._pool is None:
+            raise StoreError("the PostgreSQL pool is closed")
+        try:
+            conn = await self._pool.acquire(timeout=self.timeout)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _pg_error(exc, "no PostgreSQL connection") from exc
+        healthy = False
+        try:
+            yield conn
+            healthy = True
+        except StoreError as exc:
+            healthy = not isinstance(exc.__cause__, OSError | TimeoutError | asyncpg.InterfaceError)
+            raise
+        finally:
+            if not healthy and not conn.is_closed():
+                conn.terminate()
+            with contextlib.suppress(OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await self._pool.release(conn, timeout=self.timeout)
+
     async def execute(self, sql: str, *args: Any) -> None:
-        async with self._pool.acquire() as conn:
-            await _PgTx(conn).execute(sql, *args)
+        async with self._connection() as conn:
+            await _PgTx(conn, self.timeout).execute(sql, *args)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self._pool.acquire() as conn:
-            return await _PgTx(conn).fetch(sql, *args)
+        async with self._connection() as conn:
+            return await _PgTx(conn, self.timeout).fetch(sql, *args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield _PgTx(conn)
+        async with self._connection() as conn:
+            tx = _PgTx(conn, self.timeout)
+            await tx.execute("BEGIN")
+            try:
+                yield tx
+            except BaseException:
+                if not conn.is_closed():
+                    try:
+                        await tx.execute("ROLLBACK")
+                    except (StoreError, asyncio.CancelledError):
+                        conn.terminate()  # the server rolls back a transaction whose connection is gone
+                raise
+            await tx.execute("COMMIT")
 
     async def migrate(self, statements: Sequence[str]) -> None:
         """Like :meth:`Database.migrate`, serialized across workers by an advisory lock (concurrent
@@ -226,33 +281,47 @@ class PostgresDatabase(Database):
 
     async def close(self) -> None:
         if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), timeout=self.timeout)
+            except TimeoutError:
+                pool.terminate()
+
+
+def _pg_error(exc: BaseException, doing: str) -> StoreError:
+    """A driver, socket or timeout failure as :class:`StoreError` (constraint violations as conflicts)."""
+    if isinstance(exc, TimeoutError):
+        return StoreError(f"{doing}: PostgreSQL did not answer in time")
+    if isinstance(exc, OSError):
+        return StoreError(f"{doing}: {type(exc).__name__}: {exc}")
+    return _translate(exc)
 
 
 class _PgTx(Executor):
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, timeout: float) -> None:
         self._conn = conn
+        self._timeout = timeout
 
     async def execute(self, sql: str, *args: Any) -> None:
         import asyncpg
 
         try:
-            await self._conn.execute(_pg_sql(sql), *args)
-        except asyncpg.PostgresError as exc:
-            raise _translate(exc) from exc
+            await self._conn.execute(_pg_sql(sql), *args, timeout=self._timeout)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _pg_error(exc, "PostgreSQL statement failed") from exc
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         import asyncpg
 
         try:
-            return [dict(r) for r in await self._conn.fetch(_pg_sql(sql), *args)]
-        except asyncpg.PostgresError as exc:
-            raise _translate(exc) from exc
+            return [dict(r) for r in await self._conn.fetch(_pg_sql(sql), *args, timeout=self._timeout)]
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _pg_error(exc, "PostgreSQL query failed") from exc
 
 
-async def open_database(url: str) -> Database:
-    """Connect to the database at ``url`` (see module docstring for the forms)."""
+async def open_database(url: str, *, operation_timeout: float = 5.0) -> Database:
+    """Connect to the database at ``url`` (see module docstring for the forms); every PostgreSQL operation
+    is bounded by ``operation_timeout`` seconds (SQLite waits up to 5 s for a busy file)."""
     parts = urlsplit(url)
     db: SQLiteDatabase | PostgresDatabase
     if parts.scheme == "sqlite":
@@ -265,7 +334,7 @@ async def open_database(url: str) -> Database:
             raise StoreError(f"invalid schema name {schema!r} in database URL")
         rest = "&".join(f"{k}={v[0]}" for k, v in query.items())
         dsn = urlunsplit(("postgresql", parts.netloc, parts.path, rest, ""))
-        db = PostgresDatabase(url, dsn, schema)
+        db = PostgresDatabase(url, dsn, schema, timeout=operation_timeout)
     else:
         raise StoreError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://HOST/DB")
     await db.connect()

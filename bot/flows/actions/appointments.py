@@ -1,4 +1,7 @@
-"""Appointment actions: list upcoming ones, confirm, offer free slots, reschedule, cancel."""
+"""Appointment actions: list upcoming ones, confirm, offer free slots, reschedule, cancel.
+
+Changes go to the backend with an idempotency key (:func:`~bot.flows.actions.orders.change_key`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.flows.actions.base import BackendAction, human_time, utter_account_data, verified_customer
+from bot.flows.actions.orders import change_key
 from bot.flows.backend.base import Appointment, BackendConflict
 
 
@@ -70,7 +74,8 @@ class ActionConfirmAppointment(AppointmentAction):
         appointment = await self.owned_appointment(tracker)
         if appointment is None:
             return [SlotSet("appointment_found", False)]
-        confirmed = await self.backend.confirm_appointment(appointment.id)
+        confirmed = await self.backend.confirm_appointment(
+            appointment.id, key=change_key(tracker, self.action_name, appointment.id))
         utter_account_data(dispatcher, "utter_appointment_confirmed", appointment=describe(confirmed))
         return []
 
@@ -104,7 +109,8 @@ class ActionRescheduleAppointment(AppointmentAction):
         if appointment is None or not start:
             return [SlotSet("appointment_found", False)]
         try:
-            moved = await self.backend.reschedule_appointment(appointment.id, str(start))
+            moved = await self.backend.reschedule_appointment(
+                appointment.id, str(start), key=change_key(tracker, self.action_name, appointment.id))
         except BackendConflict:
             dispatcher.utter_message(response="utter_slot_taken")
             return [SlotSet("new_slot", None)]
@@ -121,6 +127,7 @@ class ActionCancelAppointment(AppointmentAction):
         appointment = await self.owned_appointment(tracker)
         if appointment is None:
             return [SlotSet("appointment_found", False)]
-        await self.backend.cancel_appointment(appointment.id)
+        await self.backend.cancel_appointment(appointment.id,
+                                              key=change_key(tracker, self.action_name, appointment.id))
         utter_account_data(dispatcher, "utter_appointment_cancelled", appointment=describe(appointment))
         return []

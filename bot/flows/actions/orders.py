@@ -1,4 +1,7 @@
-"""Order actions: status and ETA, items, change address and cancel (before shipping), delivery problems."""
+"""Order actions: status and ETA, items, change address and cancel (before shipping), delivery problems.
+
+Changes go to the backend with an idempotency key (:func:`change_key`), so a turn run twice changes once.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,20 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.flows.actions.base import BackendAction, human_time, utter_account_data, verified_customer
-from bot.flows.backend.base import BackendConflict, Order
+from bot.flows.backend.base import BackendConflict, Order, idempotency_key
 
 STATUS_TEXT = {"processing": "being prepared", "shipped": "on its way", "delivered": "delivered",
                "cancelled": "cancelled"}
+
+
+def change_key(tracker: Tracker, action: str, target: str) -> str | None:
+    """The idempotency key of ``action`` on ``target`` in this turn: from the server's facts about the message
+    (``latest_message["careline"]``: the client's message id, else the turn number); ``None`` without them."""
+    facts = tracker.latest_message.get("careline") or {}
+    message = facts.get("message_id") or (f"turn-{facts['turn']}" if facts.get("turn") is not None else None)
+    if message is None:
+        return None
+    return idempotency_key(tracker.sender_id, str(message), action, target)
 
 
 class OrderAction(BackendAction):
@@ -88,7 +101,8 @@ class ActionChangeAddress(OrderAction):
         if order is None or not address:
             return [SlotSet("order_found", False)]
         try:
-            changed = await self.backend.change_address(order.id, str(address))
+            changed = await self.backend.change_address(order.id, str(address),
+                                                        key=change_key(tracker, self.action_name, order.id))
         except BackendConflict:
             dispatcher.utter_message(response="utter_order_not_modifiable")
             return [SlotSet("order_modifiable", False)]
@@ -106,7 +120,7 @@ class ActionCancelOrder(OrderAction):
         if order is None:
             return [SlotSet("order_found", False)]
         try:
-            await self.backend.cancel_order(order.id)
+            await self.backend.cancel_order(order.id, key=change_key(tracker, self.action_name, order.id))
         except BackendConflict:
             dispatcher.utter_message(response="utter_order_not_modifiable")
             return [SlotSet("order_modifiable", False)]
@@ -125,6 +139,7 @@ class ActionReportDeliveryProblem(OrderAction):
             return [SlotSet("order_found", False)]
         kind = str(tracker.get_slot("problem_type") or "other")
         note = str(tracker.latest_message.get("text", ""))
-        reference = await self.backend.report_problem(order.id, kind, note)
+        reference = await self.backend.report_problem(order.id, kind, note,
+                                                      key=change_key(tracker, self.action_name, order.id))
         utter_account_data(dispatcher, "utter_problem_recorded", order_number=order.id, reference=reference)
         return [SlotSet("order_found", True), SlotSet("case_reference", reference)]

@@ -5,6 +5,10 @@ Every method is async. Business refusals (cancelling a shipped order) raise :cla
 :class:`~bot.errors.ProviderError` (translated where it enters, e.g. in :mod:`.http`).
 Secrets (date of birth, postcode, PIN, one-time codes) never leave the backend: it answers
 *whether* they match, never *what* they are.
+
+Changes take an idempotency ``key`` (:func:`idempotency_key`): a backend applies a key at most once and
+answers a repeated key with the first call's result, so a turn that is run again (the engine retries it
+after a concurrent write; a client resends its message) never cancels or moves anything twice.
 """
 
 from __future__ import annotations
@@ -94,8 +98,14 @@ class Verification:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def idempotency_key(conversation_id: str, message: str, action: str, target: str) -> str:
+    """The key of one change: conversation, the message it answers (client message id or turn number),
+    the action and what it changes. The same turn run again yields the same key."""
+    return f"{conversation_id}:{message}:{action}:{target}"
+
+
 class Backend(abc.ABC):
-    """What the shipped flows need from the business's systems."""
+    """What the shipped flows need from the business's systems (every change takes an idempotency ``key``)."""
 
     @abc.abstractmethod
     async def find_customer(self, identifier: str) -> Customer | None:
@@ -118,15 +128,15 @@ class Backend(abc.ABC):
         """The customer's orders, newest first."""
 
     @abc.abstractmethod
-    async def change_address(self, order_id: str, address: str) -> Order:
+    async def change_address(self, order_id: str, address: str, *, key: str | None = None) -> Order:
         """Set a new delivery address (raises :class:`BackendConflict` once shipped)."""
 
     @abc.abstractmethod
-    async def cancel_order(self, order_id: str) -> Order:
+    async def cancel_order(self, order_id: str, *, key: str | None = None) -> Order:
         """Cancel the order (raises :class:`BackendConflict` once shipped)."""
 
     @abc.abstractmethod
-    async def report_problem(self, order_id: str, kind: str, note: str) -> str:
+    async def report_problem(self, order_id: str, kind: str, note: str, *, key: str | None = None) -> str:
         """Record a missing/damaged delivery; returns the case reference."""
 
     @abc.abstractmethod
@@ -138,15 +148,15 @@ class Backend(abc.ABC):
         """Free times with the appointment's clinician."""
 
     @abc.abstractmethod
-    async def confirm_appointment(self, appointment_id: str) -> Appointment:
+    async def confirm_appointment(self, appointment_id: str, *, key: str | None = None) -> Appointment:
         """Mark the appointment confirmed."""
 
     @abc.abstractmethod
-    async def reschedule_appointment(self, appointment_id: str, start: str) -> Appointment:
+    async def reschedule_appointment(self, appointment_id: str, start: str, *, key: str | None = None) -> Appointment:
         """Move the appointment to a free slot (the old time becomes free); raises if the slot is not free."""
 
     @abc.abstractmethod
-    async def cancel_appointment(self, appointment_id: str) -> Appointment:
+    async def cancel_appointment(self, appointment_id: str, *, key: str | None = None) -> Appointment:
         """Cancel the appointment (its time becomes free)."""
 
     async def close(self) -> None:

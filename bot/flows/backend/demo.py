@@ -1,7 +1,9 @@
 """The demo backend: SQLite (stdlib ``sqlite3``, off the event loop) seeded from ``bot/demo/seed.json``.
 
 State really changes: an address change, cancellation or reschedule is visible to the next call.
-One-time codes are "sent" to :attr:`DemoBackend.outbox` (the demo has no SMS gateway).
+One-time codes are "sent" to :attr:`DemoBackend.outbox` (the demo has no SMS gateway). Every change
+applied is listed in :attr:`DemoBackend.changes`; a change whose idempotency key was already applied
+returns the stored result and changes nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +44,16 @@ CREATE TABLE free_slots (clinician TEXT, start TEXT, PRIMARY KEY (clinician, sta
 CREATE TABLE problems (ref TEXT PRIMARY KEY, order_id TEXT, kind TEXT, note TEXT);
 CREATE TABLE codes (customer_id TEXT PRIMARY KEY, code TEXT);
 """
+#: Idempotency keys already applied, with the result they returned (also added to older demo files).
+_APPLIED = "CREATE TABLE IF NOT EXISTS applied (key TEXT PRIMARY KEY, result TEXT)"
+
+
+def _order_from_dict(data: dict[str, Any]) -> Order:
+    return Order(**{**data, "items": tuple(data["items"])})
+
+
+def _appointment_from_dict(data: dict[str, Any]) -> Appointment:
+    return Appointment(**data)
 
 
 def normalize_phone(raw: str) -> str | None:
@@ -79,9 +91,13 @@ class DemoBackend(Backend):
         self._lock = threading.Lock()
         self.today = today or seed.get("today", "1970-01-01")
         self.outbox: list[dict[str, str]] = []
+        self.changes: list[dict[str, str | None]] = []
+        """Changes applied, in order: ``{"op", "target", "key"}`` (a repeated key adds nothing)."""
         exists = self._db.execute("SELECT name FROM sqlite_master WHERE name='customers'").fetchone()
         if not exists:
             self._seed(seed)
+        with self._db:
+            self._db.execute(_APPLIED)
 
     @classmethod
     def from_seed_file(cls, path: Path = DEMO_SEED, **kwargs: Any) -> DemoBackend:
@@ -112,6 +128,27 @@ class DemoBackend(Backend):
                 return work(self._db)
 
         return await asyncio.to_thread(locked)
+
+    async def _change(self, op: str, target: str, key: str | None, work: Callable[[sqlite3.Connection], T],
+                      encode: Callable[[T], Any], decode: Callable[[Any], T]) -> T:
+        """Run ``work`` once per ``key``: a key already applied returns its stored result (``decode``d)."""
+
+        def once(db: sqlite3.Connection) -> tuple[T, bool]:
+            if key is not None:
+                row = db.execute("SELECT result FROM applied WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    return decode(json.loads(row["result"])), False
+            result = work(db)
+            if key is not None:
+                db.execute("INSERT INTO applied VALUES (?, ?)", (key, json.dumps(encode(result))))
+            return result, True
+
+        result, applied = await self._run(once)
+        if applied:
+            self.changes.append({"op": op, "target": target, "key": key})
+        else:
+            log.info("backend_change_repeated", op=op, target=target)
+        return result
 
     async def find_customer(self, identifier: str) -> Customer | None:
         value = identifier.strip()
@@ -180,7 +217,7 @@ class DemoBackend(Backend):
 
         return await self._run(work)
 
-    async def _modify(self, order_id: str, sql: str, args: tuple[Any, ...]) -> Order:
+    async def _modify(self, op: str, order_id: str, sql: str, args: tuple[Any, ...], key: str | None) -> Order:
         def work(db: sqlite3.Connection) -> Order:
             row = db.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
             if row is None:
@@ -190,22 +227,24 @@ class DemoBackend(Backend):
             db.execute(sql, (*args, order_id))
             return self._order(db.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone())
 
-        return await self._run(work)
+        return await self._change(op, order_id, key, work, Order.to_dict, _order_from_dict)
 
-    async def change_address(self, order_id: str, address: str) -> Order:
-        return await self._modify(order_id, "UPDATE orders SET address = ? WHERE id = ?", (address,))
+    async def change_address(self, order_id: str, address: str, *, key: str | None = None) -> Order:
+        return await self._modify("change_address", order_id, "UPDATE orders SET address = ? WHERE id = ?",
+                                  (address,), key)
 
-    async def cancel_order(self, order_id: str) -> Order:
-        return await self._modify(order_id, "UPDATE orders SET status = 'cancelled', eta = NULL WHERE id = ?", ())
+    async def cancel_order(self, order_id: str, *, key: str | None = None) -> Order:
+        return await self._modify("cancel_order", order_id,
+                                  "UPDATE orders SET status = 'cancelled', eta = NULL WHERE id = ?", (), key)
 
-    async def report_problem(self, order_id: str, kind: str, note: str) -> str:
+    async def report_problem(self, order_id: str, kind: str, note: str, *, key: str | None = None) -> str:
         ref = f"CASE-{secrets.token_hex(3).upper()}"
 
         def work(db: sqlite3.Connection) -> str:
             db.execute("INSERT INTO problems VALUES (?,?,?,?)", (ref, order_id, kind, note))
             return ref
 
-        return await self._run(work)
+        return await self._change("report_problem", order_id, key, work, str, str)
 
     async def list_appointments(self, customer_id: str) -> list[Appointment]:
         def work(db: sqlite3.Connection) -> list[Appointment]:
@@ -231,7 +270,7 @@ class DemoBackend(Backend):
 
         return await self._run(work)
 
-    async def confirm_appointment(self, appointment_id: str) -> Appointment:
+    async def confirm_appointment(self, appointment_id: str, *, key: str | None = None) -> Appointment:
         def work(db: sqlite3.Connection) -> Appointment:
             appointment = self._get_appointment(db, appointment_id)
             if appointment.status == "cancelled":
@@ -239,9 +278,11 @@ class DemoBackend(Backend):
             db.execute("UPDATE appointments SET status = 'confirmed' WHERE id = ?", (appointment.id,))
             return self._get_appointment(db, appointment.id)
 
-        return await self._run(work)
+        return await self._change("confirm_appointment", appointment_id, key, work, Appointment.to_dict,
+                                  _appointment_from_dict)
 
-    async def reschedule_appointment(self, appointment_id: str, start: str) -> Appointment:
+    async def reschedule_appointment(self, appointment_id: str, start: str, *, key: str | None = None
+                                     ) -> Appointment:
         def work(db: sqlite3.Connection) -> Appointment:
             appointment = self._get_appointment(db, appointment_id)
             free = db.execute("SELECT 1 FROM free_slots WHERE clinician = ? AND start = ?",
@@ -253,16 +294,18 @@ class DemoBackend(Backend):
             db.execute("UPDATE appointments SET start = ?, status = 'confirmed' WHERE id = ?", (start, appointment.id))
             return self._get_appointment(db, appointment.id)
 
-        return await self._run(work)
+        return await self._change("reschedule_appointment", appointment_id, key, work, Appointment.to_dict,
+                                  _appointment_from_dict)
 
-    async def cancel_appointment(self, appointment_id: str) -> Appointment:
+    async def cancel_appointment(self, appointment_id: str, *, key: str | None = None) -> Appointment:
         def work(db: sqlite3.Connection) -> Appointment:
             appointment = self._get_appointment(db, appointment_id)
             db.execute("UPDATE appointments SET status = 'cancelled' WHERE id = ?", (appointment.id,))
             db.execute("INSERT OR IGNORE INTO free_slots VALUES (?, ?)", (appointment.clinician, appointment.start))
             return self._get_appointment(db, appointment.id)
 
-        return await self._run(work)
+        return await self._change("cancel_appointment", appointment_id, key, work, Appointment.to_dict,
+                                  _appointment_from_dict)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._db.close)

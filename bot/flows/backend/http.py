@@ -13,7 +13,9 @@
     POST /appointments/{id}/confirm|cancel      → appointment | 409
     POST /appointments/{id}/reschedule {"start"} → appointment | 409
 
-aiohttp errors and 5xx answers become :class:`~bot.errors.ProviderError` (``permanent`` for 4xx).
+Every change (the POSTs but ``verify`` and ``codes``) carries its idempotency key as an ``Idempotency-Key``
+header when it has one: the system applies a key at most once and answers a repeated key as it answered the
+first call. aiohttp errors and 5xx answers become :class:`~bot.errors.ProviderError` (``permanent`` for 4xx).
 """
 
 from __future__ import annotations
@@ -47,11 +49,13 @@ class HttpBackend(Backend):
         self._session: aiohttp.ClientSession | None = None
 
     async def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
-                    params: dict[str, Any] | None = None) -> Any:
+                    params: dict[str, Any] | None = None, *, key: str | None = None) -> Any:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
+        headers = {"Idempotency-Key": key} if key else None
         try:
-            async with self._session.request(method, self.base_url + path, json=body, params=params) as response:
+            async with self._session.request(method, self.base_url + path, json=body, params=params,
+                                             headers=headers) as response:
                 if response.status == 404:
                     return None
                 data = await response.json(content_type=None)
@@ -89,20 +93,20 @@ class HttpBackend(Backend):
     async def list_orders(self, customer_id: str) -> list[Order]:
         return [self._order(d) for d in await self._call("GET", f"/customers/{customer_id}/orders") or []]
 
-    async def _order_change(self, path: str, body: dict[str, Any]) -> Order:
-        data = await self._call("POST", path, body)
+    async def _order_change(self, path: str, body: dict[str, Any], key: str | None) -> Order:
+        data = await self._call("POST", path, body, key=key)
         if data is None:
             raise BackendConflict("not found", code="not_found")
         return self._order(data)
 
-    async def change_address(self, order_id: str, address: str) -> Order:
-        return await self._order_change(f"/orders/{order_id}/address", {"address": address})
+    async def change_address(self, order_id: str, address: str, *, key: str | None = None) -> Order:
+        return await self._order_change(f"/orders/{order_id}/address", {"address": address}, key)
 
-    async def cancel_order(self, order_id: str) -> Order:
-        return await self._order_change(f"/orders/{order_id}/cancel", {})
+    async def cancel_order(self, order_id: str, *, key: str | None = None) -> Order:
+        return await self._order_change(f"/orders/{order_id}/cancel", {}, key)
 
-    async def report_problem(self, order_id: str, kind: str, note: str) -> str:
-        data = await self._call("POST", f"/orders/{order_id}/problems", {"kind": kind, "note": note})
+    async def report_problem(self, order_id: str, kind: str, note: str, *, key: str | None = None) -> str:
+        data = await self._call("POST", f"/orders/{order_id}/problems", {"kind": kind, "note": note}, key=key)
         return str((data or {}).get("reference", ""))
 
     async def list_appointments(self, customer_id: str) -> list[Appointment]:
@@ -112,20 +116,21 @@ class HttpBackend(Backend):
         data = await self._call("GET", f"/appointments/{appointment_id}/free-slots", params={"limit": limit})
         return [FreeSlot(**d) for d in data or []]
 
-    async def _appointment_change(self, path: str, body: dict[str, Any]) -> Appointment:
-        data = await self._call("POST", path, body)
+    async def _appointment_change(self, path: str, body: dict[str, Any], key: str | None) -> Appointment:
+        data = await self._call("POST", path, body, key=key)
         if data is None:
             raise BackendConflict("not found", code="not_found")
         return Appointment(**data)
 
-    async def confirm_appointment(self, appointment_id: str) -> Appointment:
-        return await self._appointment_change(f"/appointments/{appointment_id}/confirm", {})
+    async def confirm_appointment(self, appointment_id: str, *, key: str | None = None) -> Appointment:
+        return await self._appointment_change(f"/appointments/{appointment_id}/confirm", {}, key)
 
-    async def reschedule_appointment(self, appointment_id: str, start: str) -> Appointment:
-        return await self._appointment_change(f"/appointments/{appointment_id}/reschedule", {"start": start})
+    async def reschedule_appointment(self, appointment_id: str, start: str, *, key: str | None = None
+                                     ) -> Appointment:
+        return await self._appointment_change(f"/appointments/{appointment_id}/reschedule", {"start": start}, key)
 
-    async def cancel_appointment(self, appointment_id: str) -> Appointment:
-        return await self._appointment_change(f"/appointments/{appointment_id}/cancel", {})
+    async def cancel_appointment(self, appointment_id: str, *, key: str | None = None) -> Appointment:
+        return await self._appointment_change(f"/appointments/{appointment_id}/cancel", {}, key)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -1,6 +1,7 @@
 """Serve any :class:`Backend` over the JSON protocol :class:`~.http.HttpBackend` speaks.
 
-Useful as a reference implementation for integrators and to test the adapter over a real socket.
+Useful as a reference implementation for integrators and to test the adapter over a real socket. A change's
+``Idempotency-Key`` header is handed to the backend as its ``key`` (applied at most once).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def create_backend_app(backend: Backend) -> web.Application:
     def b(request: web.Request) -> Backend:
         return request.app[BACKEND]
 
+    def key(request: web.Request) -> str | None:
+        return request.headers.get("Idempotency-Key") or None
+
     async def lookup(request: web.Request) -> web.Response:
         customer = await b(request).find_customer(request.query.get("identifier", ""))
         if customer is None:
@@ -62,14 +66,16 @@ def create_backend_app(backend: Backend) -> web.Application:
 
     async def address(request: web.Request) -> web.Response:
         body = await request.json()
-        return _json((await b(request).change_address(request.match_info["id"], str(body["address"]))).to_dict())
+        changed = await b(request).change_address(request.match_info["id"], str(body["address"]), key=key(request))
+        return _json(changed.to_dict())
 
     async def cancel(request: web.Request) -> web.Response:
-        return _json((await b(request).cancel_order(request.match_info["id"])).to_dict())
+        return _json((await b(request).cancel_order(request.match_info["id"], key=key(request))).to_dict())
 
     async def problems(request: web.Request) -> web.Response:
         body = await request.json()
-        ref = await b(request).report_problem(request.match_info["id"], str(body["kind"]), str(body.get("note", "")))
+        ref = await b(request).report_problem(request.match_info["id"], str(body["kind"]), str(body.get("note", "")),
+                                              key=key(request))
         return _json({"reference": ref})
 
     async def appointments(request: web.Request) -> web.Response:
@@ -82,11 +88,11 @@ def create_backend_app(backend: Backend) -> web.Application:
     async def appointment_action(request: web.Request) -> web.Response:
         backend, ident, verb = b(request), request.match_info["id"], request.match_info["verb"]
         if verb == "confirm":
-            result = await backend.confirm_appointment(ident)
+            result = await backend.confirm_appointment(ident, key=key(request))
         elif verb == "cancel":
-            result = await backend.cancel_appointment(ident)
+            result = await backend.cancel_appointment(ident, key=key(request))
         elif verb == "reschedule":
-            result = await backend.reschedule_appointment(ident, str((await request.json())["start"]))
+            result = await backend.reschedule_appointment(ident, str((await request.json())["start"]), key=key(request))
         else:
             raise web.HTTPNotFound()
         return _json(result.to_dict())
