@@ -9,6 +9,10 @@ uses, on channel ``voice``; each answer goes to TTS as one ``TTSSpeakFrame``. Ba
 interruption arrives while answers are being spoken, the part the caller heard is recorded as a
 ``BotUttered(interrupted=True)`` so the transcript (and an agent) sees what was cut.
 
+Every turn goes in with ``source`` the connector saw (``caller:<From>`` from the call's stream token, or
+``call:<CallSid>``), so rate limits and lockouts count the caller across calls; a caller id is a hint
+Twilio passes on, never proof of who is calling.
+
 DTMF: keys gather until ``#`` or a pause. While no flow step waits for an answer, ``0`` asks for a human
 at once and, with spoken choices on offer, ``1``..``9`` picks one at once; while a step collects (a
 phone number, a PIN), every key is part of the entry. After a handoff, agent messages published
@@ -86,14 +90,15 @@ class EngineBridge(FrameProcessor):
     """Hands finished caller turns and key presses to the engine; speaks its answers."""
 
     def __init__(self, engine: Engine, project: Project, conversation_id: str, config: VoiceConfig, *,
-                 metadata: dict[str, Any] | None = None, on_handoff: HandoffHook | None = None,
-                 **kwargs: Any) -> None:
+                 metadata: dict[str, Any] | None = None, source: str | None = None,
+                 on_handoff: HandoffHook | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.engine = engine
         self.project = project
         self.conversation_id = conversation_id
         self.config = config
         self.metadata = dict(metadata or {})
+        self.source = source
         self.on_handoff = on_handoff
         self.log = CallLog()
         self._normalize = default_normalizer()
@@ -192,7 +197,8 @@ class EngineBridge(FrameProcessor):
             started = time.perf_counter()
             try:
                 replies = await asyncio.shield(self.engine.handle(
-                    self.conversation_id, UserMessage(text, "voice", {**self.metadata, **metadata})))
+                    self.conversation_id,
+                    UserMessage(text, "voice", {**self.metadata, **metadata}, source=self.source)))
                 state = await self.engine.state(self.conversation_id)
             except CarelineError as exc:
                 log.error("voice_turn_failed", error=str(exc), error_type=type(exc).__name__)

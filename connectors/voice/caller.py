@@ -1,11 +1,13 @@
 """A simulated phone caller: speaks with espeak-ng over a Twilio Media Streams websocket, in real time.
 
-Like Twilio, it sends a 20 ms μ-law frame every 20 ms for the whole call (speech when it talks,
-silence otherwise), presses keys as ``dtmf`` messages, and records the bot's audio, ``clear``
-messages and timings. Use it to test a bot over voice::
+Like Twilio, it first asks ``POST /voice/twiml`` what to do with the call (signing the request when given
+the auth token), opens the ``<Stream>`` that TwiML names and passes its parameters back in ``start``
+(the stream token: the server, never the caller, chooses the conversation). Then it sends a 20 ms
+μ-law frame every 20 ms for the whole call (speech when it talks, silence otherwise), presses keys as
+``dtmf`` messages, and records the bot's audio, ``clear`` messages and timings. Use it to test a bot over voice::
 
     async with SimulatedCaller.connect("http://127.0.0.1:8080") as caller:
-        greeting = await caller.next_reply()
+        greeting = await caller.next_reply()  # caller.conversation_id is the server's id for the call
         await caller.say("I want to talk to an agent")
         reply = await caller.next_reply()
         print(reply.latency_ms, await caller.transcribe(reply))
@@ -21,12 +23,15 @@ import json
 import time
 import uuid
 import wave
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import numpy as np
+
+from connectors.voice.signing import twilio_signature, unverified_conversation_id
 
 #: espeak-ng voice and rate of the simulated caller (this voice survives the 8 kHz line best for pocketsphinx).
 CALLER_VOICE = "en-us+f2"
@@ -104,6 +109,11 @@ class SimulatedCaller:
 
     ws: aiohttp.ClientWebSocketResponse
     stream_sid: str
+    call_sid: str = ""
+    parameters: dict[str, str] = field(default_factory=dict)
+    """The ``<Parameter>``s of the TwiML's ``<Stream>`` (the stream token), sent back in ``start``."""
+    conversation_id: str | None = None
+    """The conversation the server minted for this call (read from its token, unverified)."""
     voice: str = CALLER_VOICE
     wpm: int = CALLER_WPM
     received: list[_Received] = field(default_factory=list)
@@ -120,34 +130,47 @@ class SimulatedCaller:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, base_url: str, *, conversation_id: str | None = None, call_sid: str | None = None,
+    async def connect(cls, base_url: str, *, call_sid: str | None = None, caller_id: str | None = None,
+                      auth_token: str | None = None, parameters: dict[str, str] | None = None,
                       voice: str = CALLER_VOICE, wpm: int = CALLER_WPM,
                       start: bool = True) -> AsyncIterator[SimulatedCaller]:
-        """Open ``/voice/stream`` on ``base_url`` (http://host:port) and, if ``start``, send connected + start."""
-        url = base_url.replace("http://", "ws://").replace("https://", "wss://").rstrip("/") + "/voice/stream"
-        async with aiohttp.ClientSession() as session, session.ws_connect(url, max_msg_size=1 << 20) as ws:
-            caller = cls(ws, "MZ" + uuid.uuid4().hex, voice=voice, wpm=wpm)
-            if start:
-                await caller.start(conversation_id=conversation_id, call_sid=call_sid)
-            try:
-                yield caller
-            finally:
-                await caller.hang_up()
+        """Ring ``base_url`` (http://host:port) as Twilio would: ``POST /voice/twiml`` with ``CallSid`` and
+        ``From`` (signed with ``auth_token`` when given), open the TwiML's ``<Stream>`` and, if ``start``,
+        send connected + start with the TwiML's parameters (``parameters`` are added on top: tests use
+        them to misbehave). A TwiML without a stream (busy) raises :class:`ConnectionError`."""
+        call_sid = call_sid or "CA" + uuid.uuid4().hex
+        form = {"CallSid": call_sid, "AccountSid": "AC" + "0" * 32, "Direction": "inbound"}
+        if caller_id:
+            form["From"] = caller_id
+        twiml_url = base_url.rstrip("/") + "/voice/twiml"
+        headers = {"X-Twilio-Signature": twilio_signature(auth_token, twiml_url, form.items())} if auth_token else {}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(twiml_url, data=form, headers=headers) as response:
+                response.raise_for_status()
+                url, stream_parameters = stream_of(await response.text())
+            async with session.ws_connect(url, max_msg_size=1 << 20) as ws:
+                caller = cls(ws, "MZ" + uuid.uuid4().hex, call_sid, stream_parameters,
+                             unverified_conversation_id(stream_parameters.get("token", "")), voice=voice, wpm=wpm)
+                if start:
+                    await caller.start(parameters=parameters)
+                try:
+                    yield caller
+                finally:
+                    await caller.hang_up()
 
     async def send_json(self, message: dict[str, Any]) -> None:
         """Send one raw Media Streams message (tests use it to misbehave on purpose)."""
         if not self.ws.closed:
             await self.ws.send_str(json.dumps(message))
 
-    async def start(self, *, conversation_id: str | None = None, call_sid: str | None = None) -> None:
-        """``connected`` and ``start``, then keep sending audio every 20 ms and reading the bot."""
-        call_sid = call_sid or "CA" + uuid.uuid4().hex
-        params = {"conversation_id": conversation_id} if conversation_id else {}
+    async def start(self, *, parameters: dict[str, str] | None = None, call_sid: str | None = None) -> None:
+        """``connected`` and ``start`` (the TwiML's parameters, plus ``parameters``; ``call_sid`` overrides the
+        call's), then keep sending audio every 20 ms and reading the bot."""
         await self.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await self.send_json({"event": "start", "sequenceNumber": "1", "streamSid": self.stream_sid,
-                              "start": {"streamSid": self.stream_sid, "callSid": call_sid,
+                              "start": {"streamSid": self.stream_sid, "callSid": call_sid or self.call_sid,
                                         "accountSid": "AC" + "0" * 32, "tracks": ["inbound"],
-                                        "customParameters": params,
+                                        "customParameters": {**self.parameters, **(parameters or {})},
                                         "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
                                                         "channels": 1}}})
         self._tasks = [asyncio.create_task(self._send_loop()), asyncio.create_task(self._receive_loop())]
@@ -286,6 +309,20 @@ class SimulatedCaller:
     async def transcribe(self, reply: Reply) -> str:
         """What the bot said in ``reply``, as pocketsphinx (default en-US model) hears it (in a thread)."""
         return await asyncio.to_thread(transcribe, reply.audio)
+
+
+def stream_of(twiml: str) -> tuple[str, dict[str, str]]:
+    """The ``<Connect><Stream>`` URL and parameters of a TwiML answer; :class:`ConnectionError` without one."""
+    try:
+        root = ET.fromstring(twiml)  # noqa: S314 - the TwiML of the server this caller is testing
+    except ET.ParseError as exc:
+        raise ConnectionError(f"the line answered something that is not TwiML: {twiml[:120]!r}") from exc
+    stream = root.find("./Connect/Stream")
+    if stream is None or not stream.get("url"):
+        said = " ".join(s.text or "" for s in root.iter("Say"))
+        raise ConnectionError(f"the line answered without a stream: {said or twiml[:120]!r}")
+    parameters = {p.get("name", ""): p.get("value", "") for p in stream.iter("Parameter")}
+    return str(stream.get("url")), parameters
 
 
 def transcribe(audio: np.ndarray) -> str:

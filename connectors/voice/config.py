@@ -120,6 +120,9 @@ class VoiceConfig(_Strict):
     """A call with no audio from the caller for this long is ended."""
     max_concurrent_calls: int = Field(default=8, ge=1, le=1000)
     """Further calls are refused with a spoken apology in TwiML and a closed stream (bounded load)."""
+    stream_token_secs: int = Field(default=60, ge=5, le=600)
+    """How long the token ``/voice/twiml`` mints for a call's media stream stays valid (Twilio connects the
+    stream within a second or two; a stream opened later, or with no token, is refused)."""
     vad: VADConfig = VADConfig()
     """Voice activity detection."""
     turns: TurnConfig = TurnConfig()
@@ -150,3 +153,10 @@ class TwilioCredentials:
         if not sid or not token:
             return None
         return cls(sid, token, env.get("TWILIO_API_BASE") or TWILIO_API)
+
+
+def webhook_auth_token(env: Mapping[str, str] | None = None) -> str | None:
+    """``TWILIO_AUTH_TOKEN``, the key Twilio signs its webhooks with: when set, every Twilio webhook must
+    carry a valid ``X-Twilio-Signature`` (with or without ``TWILIO_ACCOUNT_SID``); unset, none is checked."""
+    env = os.environ if env is None else env
+    return env.get("TWILIO_AUTH_TOKEN") or None

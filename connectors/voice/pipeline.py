@@ -117,8 +117,9 @@ def make_tts(config: TTSConfig) -> FrameProcessor:
 
 
 async def run_call(ws: web.WebSocketResponse, start: StreamStart, runtime: Runtime, models: VoiceModels,
-                   *, conversation_id: str) -> CallResult:
-    """Run the call on ``ws`` (after its ``start`` message) until it ends."""
+                   *, conversation_id: str, source: str | None = None) -> CallResult:
+    """Run the call on ``ws`` (after its ``start`` message) until it ends; ``source`` is the caller as the
+    connector saw it (``caller:<From>`` or ``call:<CallSid>``), the key of rate limits and lockouts."""
     config = models.config
     credentials = models.credentials
     can_hang_up = credentials is not None and start.call_sid is not None
@@ -147,7 +148,7 @@ async def run_call(ws: web.WebSocketResponse, start: StreamStart, runtime: Runti
     tts = make_tts(config.tts)
     bridge = EngineBridge(runtime.engine, runtime.project, conversation_id, config,
                           metadata={"call_sid": start.call_sid, "stream_sid": start.stream_sid},
-                          on_handoff=on_handoff)
+                          source=source, on_handoff=on_handoff)
     confidence, threshold = intent_confidence(runtime)
     judge = TurnJudge(confidence, threshold, default_normalizer())
     turns = CallerTurnProcessor(judge=judge, user_turn_strategies=turn_strategies(config.turns, judge),

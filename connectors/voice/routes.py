@@ -3,6 +3,12 @@
     POST /voice/twiml     Twilio's voice webhook: TwiML connecting the call to the stream below
     GET  /voice/stream    Twilio Media Streams websocket: one pipecat pipeline per call
 
+Trust (see :mod:`.signing`): with ``TWILIO_AUTH_TOKEN`` set, a webhook without a valid
+``X-Twilio-Signature`` is answered 403 (unset: accepted, with a warning at start). The TwiML mints the
+call's conversation id (``voice-<CallSid>``, random without one) and a short-lived signed token for its
+stream; a stream whose ``start`` carries no valid token for its CallSid is closed with code 1008 before
+anything runs or is stored, and the conversation id always comes from that token.
+
 A call whose messages are malformed or out of order is closed with websocket code 1002; other calls
 keep running. Beyond ``voice.max_concurrent_calls`` new calls hear an apology and are hung up.
 """
@@ -10,16 +16,19 @@ keep running. Beyond ``voice.max_concurrent_calls`` new calls hear an apology an
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from bot.errors import RequestError
 from bot.logs import get_logger
-from connectors.voice.config import TwilioCredentials
-from connectors.voice.errors import CallProtocolError
+from connectors.voice.config import TwilioCredentials, webhook_auth_token
+from connectors.voice.errors import CallProtocolError, StreamRefused, WebhookForbidden
 from connectors.voice.logs import route_pipecat_logs
 from connectors.voice.serializer import StreamStart, parse_message, parse_start
+from connectors.voice.signing import StreamTokens, twilio_signature_valid
 from connectors.voice.twiml import connect_stream, say_and_hang_up
 
 log = get_logger(__name__)
@@ -27,6 +36,12 @@ log = get_logger(__name__)
 START_TIMEOUT_SECS = 10.0
 MAX_MESSAGE_BYTES = 64 * 1024
 BUSY = "Sorry, all our lines are busy right now. Please call again in a few minutes."
+#: The stream parameter that carries the token (Twilio returns it in ``start.customParameters``).
+TOKEN_PARAMETER = "token"  # noqa: S105 - a parameter name, not a credential
+#: A Twilio CallSid (``CA`` + 32 hex digits) and anything of that shape a test or a proxy uses.
+CALL_SID = re.compile(r"[A-Za-z0-9]{1,64}")
+#: A caller id as Twilio sends it in ``From`` (``+4420...``, ``client:alice``, ``sip:a@b``, ``anonymous``).
+CALLER_ID = re.compile(r"[!-~]{1,64}")
 
 
 @dataclass(slots=True)
@@ -34,6 +49,9 @@ class VoiceState:
     """Per-app voice state: shared models (loaded at start-up) and the calls in progress."""
 
     credentials: TwilioCredentials | None
+    tokens: StreamTokens
+    webhook_token: str | None = None
+    """``TWILIO_AUTH_TOKEN``: set, every Twilio webhook must be signed with it."""
     models: object | None = None
     calls: dict[str, asyncio.Task[None] | None] = field(default_factory=dict)
 
@@ -53,7 +71,12 @@ def setup_routes(app: web.Application) -> None:
     if not runtime.project.config.voice.enabled:
         return
     route_pipecat_logs()
-    app[VOICE] = VoiceState(TwilioCredentials.from_env())
+    webhook_token = webhook_auth_token()
+    if webhook_token is None:
+        log.warning("voice_webhooks_unsigned",
+                    hint="set TWILIO_AUTH_TOKEN so /voice/twiml accepts only requests Twilio signed")
+    tokens = StreamTokens(runtime.settings.secret, ttl_secs=runtime.project.config.voice.stream_token_secs)
+    app[VOICE] = VoiceState(TwilioCredentials.from_env(), tokens, webhook_token)
     app.router.add_post("/voice/twiml", twiml)
     app.router.add_get("/voice/stream", stream)
     app.on_startup.append(_load_models)
@@ -75,17 +98,52 @@ def stream_url(request: web.Request) -> str:
     return f"{scheme}://{host}/voice/stream"
 
 
+def request_url(request: web.Request) -> str:
+    """The URL the caller's proxy was asked for (``X-Forwarded-Proto``/``Host`` honoured), query included:
+    the URL Twilio signs."""
+    proto = _forwarded(request, "X-Forwarded-Proto") or request.scheme
+    host = _forwarded(request, "X-Forwarded-Host") or request.host
+    return f"{proto}://{host}{request.raw_path}"
+
+
+def _forwarded(request: web.Request, header: str) -> str | None:
+    """The first (client-most) value of a forwarding header."""
+    value = request.headers.get(header, "").split(",")[0].strip()
+    return value or None
+
+
+async def twilio_form(request: web.Request) -> dict[str, str]:
+    """The webhook's form parameters, after checking Twilio signed them when ``TWILIO_AUTH_TOKEN`` is set;
+    :class:`WebhookForbidden` (HTTP 403) otherwise. Every Twilio webhook route reads its form through this."""
+    form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
+    items = [(str(k), str(v)) for k, v in form.items()]
+    token = request.app[VOICE].webhook_token
+    if token is not None:
+        signature = request.headers.get("X-Twilio-Signature")
+        url = request_url(request)
+        if not twilio_signature_valid(token, url, items, signature):
+            reason = "missing X-Twilio-Signature" if not signature else "X-Twilio-Signature does not match"
+            log.warning("voice_webhook_refused", reason=reason, path=request.path)
+            raise WebhookForbidden(f"{reason} (Twilio signs every webhook with the account's auth token)")
+    return dict(items)
+
+
 async def twiml(request: web.Request) -> web.Response:
-    """Answer Twilio's voice webhook with ``<Connect><Stream>`` (or a busy message)."""
+    """Answer Twilio's voice webhook with ``<Connect><Stream>`` carrying the call's stream token (or busy)."""
     state = request.app[VOICE]
     config = _runtime(request.app).project.config.voice
-    form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
-    call_sid = str(form.get("CallSid") or "")
+    form = await twilio_form(request)
+    call_sid = form.get("CallSid", "")
+    if call_sid and not CALL_SID.fullmatch(call_sid):
+        raise RequestError("CallSid must be 1-64 letters and digits")
+    caller = form.get("From") if CALLER_ID.fullmatch(form.get("From", "")) else None
     if len(state.calls) >= config.max_concurrent_calls:
         log.warning("voice_busy", calls=len(state.calls))
         return web.Response(text=say_and_hang_up(BUSY), content_type="text/xml")
-    conversation_id = f"voice-{call_sid}" if call_sid else f"voice-{uuid.uuid4().hex[:16]}"
-    body = connect_stream(stream_url(request), {"conversation_id": conversation_id})
+    conversation_id = f"voice-{call_sid}" if call_sid else f"voice-{uuid.uuid4().hex}"
+    token = state.tokens.mint(conversation_id, call_sid, caller)
+    log.info("voice_call_answered", conversation_id=conversation_id)
+    body = connect_stream(stream_url(request), {TOKEN_PARAMETER: token})
     return web.Response(text=body, content_type="text/xml")
 
 
@@ -115,7 +173,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30)
     await ws.prepare(request)
     key = uuid.uuid4().hex
-    if state.models is None or len(state.calls) >= runtime.project.config.voice.max_concurrent_calls:
+    if len(state.calls) >= runtime.project.config.voice.max_concurrent_calls:
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"busy")
         return ws
     state.calls[key] = None
@@ -130,9 +188,19 @@ async def stream(request: web.Request) -> web.StreamResponse:
             log.info("voice_no_start", error=str(exc) or type(exc).__name__)
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"no start message")
             return ws
-        conversation_id = start.custom_parameters.get("conversation_id") or f"voice-{start.call_sid or key[:16]}"
+        try:
+            grant = state.tokens.redeem(start.custom_parameters.get(TOKEN_PARAMETER), call_sid=start.call_sid)
+        except StreamRefused as exc:
+            log.warning("voice_stream_refused", reason=str(exc))
+            await ws.close(code=StreamRefused.close_code, message=b"stream token refused")
+            return ws
+        if state.models is None:
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"busy")
+            return ws
+        conversation_id = grant.conversation_id
         log.info("voice_call_started", conversation_id=conversation_id)
-        result = await run_call(ws, start, runtime, state.models, conversation_id=conversation_id)  # type: ignore[arg-type]
+        result = await run_call(ws, start, runtime, state.models,  # type: ignore[arg-type]
+                                conversation_id=conversation_id, source=grant.source)
         log.info("voice_call_ended", conversation_id=conversation_id, turns=len(result.bridge.log.turns),
                  close_code=int(result.close_code))
     finally:

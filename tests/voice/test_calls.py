@@ -20,8 +20,10 @@ async def _state(runtime: object, conversation_id: str):  # type: ignore[no-unty
     return await runtime.engine.state(conversation_id)  # type: ignore[attr-defined]
 
 
-async def test_twiml_connects_the_call_to_the_stream(server: str) -> None:
-    """POST /voice/twiml answers TwiML that connects the call to /voice/stream with its conversation id."""
+async def test_twiml_connects_the_call_to_the_stream(server: str, runtime: object) -> None:
+    """POST /voice/twiml answers TwiML that connects the call to /voice/stream with a token for its conversation."""
+    from connectors.voice.signing import read_stream_token
+
     async with aiohttp.ClientSession() as http, http.post(
         server + "/voice/twiml", data={"CallSid": "CA123", "From": "+15550100"}
     ) as resp:
@@ -30,12 +32,15 @@ async def test_twiml_connects_the_call_to_the_stream(server: str) -> None:
         body = await resp.text()
     host = server.removeprefix("http://")
     assert f'<Stream url="ws://{host}/voice/stream">' in body
-    assert '<Parameter name="conversation_id" value="voice-CA123"/>' in body
+    token = re.search(r'<Parameter name="token" value="([^"]+)"/>', body)
+    assert token is not None
+    grant = read_stream_token(runtime.settings.secret, token.group(1), call_sid="CA123")  # type: ignore[attr-defined]
+    assert grant.conversation_id == "voice-CA123"
 
 
 async def test_caller_authenticates_by_keypad_and_runs_an_order_status_query(server: str, runtime: object) -> None:
     """Keypad choice, phone number and PIN by DTMF verify the caller; the spoken order number is looked up."""
-    async with SimulatedCaller.connect(server, conversation_id="call-auth") as caller:
+    async with SimulatedCaller.connect(server, call_sid="CAauth") as caller:
         await caller.wait_for_speech(within=10)
         await caller.press("1")  # "say or press one for: where is my order" (interrupts the greeting)
         ask_identifier = await caller.next_reply()
@@ -45,7 +50,7 @@ async def test_caller_authenticates_by_keypad_and_runs_an_order_status_query(ser
         verified = await caller.next_reply()
         await caller.say(ORDER_SPOKEN)
         answer = await caller.next_reply()
-    state = await _state(runtime, "call-auth")
+    state = await _state(runtime, "voice-CAauth")
     assert state.slots["authenticated"] is True and state.slots["customer_id"] == "C001"
     keyed = [e for e in state.events if isinstance(e, UserUttered) and e.metadata.get("source") == "dtmf"]
     assert [e.text for e in keyed] == ["/check_order_status", "02079460011", "4567"]
@@ -63,7 +68,7 @@ async def test_caller_authenticates_by_keypad_and_runs_an_order_status_query(ser
 
 async def test_barge_in_stops_the_bot_and_marks_the_answer(server: str, runtime: object) -> None:
     """Talking over the greeting sends `clear`, stops the bot's audio and records the greeting as interrupted."""
-    async with SimulatedCaller.connect(server, conversation_id="call-barge") as caller:
+    async with SimulatedCaller.connect(server, call_sid="CAbarge") as caller:
         await caller.wait_for_speech(within=10)
         await asyncio.sleep(1.5)
         speech_started = time.monotonic()
@@ -76,7 +81,7 @@ async def test_barge_in_stops_the_bot_and_marks_the_answer(server: str, runtime:
     greeting_after_clear = sum(len(r.pcm) for r in caller.received
                                if cleared_at < r.at < cleared_at + 1.0) / 8000
     assert greeting_after_clear < 0.2
-    state = await _state(runtime, "call-barge")
+    state = await _state(runtime, "voice-CAbarge")
     interrupted = [e for e in state.events if isinstance(e, BotUttered) and e.interrupted]
     assert len(interrupted) == 1 and interrupted[0].response == "utter_greet"
     assert 0 < len(interrupted[0].text.split()) < len(state.events[0].text.split())  # type: ignore[attr-defined]
@@ -84,25 +89,25 @@ async def test_barge_in_stops_the_bot_and_marks_the_answer(server: str, runtime:
 
 async def test_backchannel_does_not_cancel_the_bot(server: str, runtime: object) -> None:
     """An "okay" while the bot speaks neither sends `clear` nor cuts the answer."""
-    async with SimulatedCaller.connect(server, conversation_id="call-mhm") as caller:
+    async with SimulatedCaller.connect(server, call_sid="CAmhm") as caller:
         started = await caller.wait_for_speech(within=10)
         await asyncio.sleep(1.0)
         await caller.say("okay")
         greeting = await caller.next_reply(within=20)
     assert caller.clears == []
     assert greeting.ended_at - started > 9  # the whole ~11 s greeting was played
-    state = await _state(runtime, "call-mhm")
+    state = await _state(runtime, "voice-CAmhm")
     assert not any(isinstance(e, BotUttered) and e.interrupted for e in state.events)
     assert not any(isinstance(e, UserUttered) for e in state.events)
 
 
 async def test_saying_agent_hands_off_with_the_transcript(server: str, runtime: object) -> None:
     """Saying "agent" over the greeting escalates; the handoff context carries the voice transcript."""
-    async with SimulatedCaller.connect(server, conversation_id="call-agent") as caller:
+    async with SimulatedCaller.connect(server, call_sid="CAagent") as caller:
         await caller.wait_for_speech(within=10)
         await caller.say("agent")
         await caller.next_reply(within=20)
-    state = await _state(runtime, "call-agent")
+    state = await _state(runtime, "voice-CAagent")
     heard = [e.text for e in state.events if isinstance(e, UserUttered)]
     assert str(state.status) == "handoff", heard
     escalated = next(e for e in state.events if isinstance(e, Escalated))
@@ -114,20 +119,20 @@ async def test_saying_agent_hands_off_with_the_transcript(server: str, runtime: 
 
 async def test_pressing_zero_hands_off_and_other_calls_survive_protocol_errors(server: str, runtime: object) -> None:
     """Malformed or out-of-order messages close only their call (code 1002); a healthy call presses 0: handoff."""
-    async with SimulatedCaller.connect(server, conversation_id="call-zero") as healthy:
+    async with SimulatedCaller.connect(server, call_sid="CAzero") as healthy:
         await healthy.wait_for_speech(within=10)
         async with SimulatedCaller.connect(server, start=False) as early:  # media before start
             await early.send_json({"event": "media", "media": {"payload": "/w=="}})
             await asyncio.wait_for(early.ws.receive(), 5)
             assert early.ws.close_code == 1002
-        async with SimulatedCaller.connect(server, conversation_id="call-bad") as bad:
+        async with SimulatedCaller.connect(server, call_sid="CAbad") as bad:
             await bad.ws.send_str("{not json")
             for _ in range(100):
                 if bad.ws.closed:
                     break
                 await asyncio.sleep(0.05)
             assert bad.ws.close_code == 1002
-        async with SimulatedCaller.connect(server, conversation_id="call-restart") as twice:
+        async with SimulatedCaller.connect(server, call_sid="CArestart") as twice:
             await twice.send_json({"event": "start", "start": {"streamSid": "MZ2"}})
             for _ in range(100):
                 if twice.ws.closed:
@@ -138,7 +143,7 @@ async def test_pressing_zero_hands_off_and_other_calls_survive_protocol_errors(s
         handoff = await healthy.next_reply()
         assert not healthy.ws.closed
     assert len(handoff.audio) > 0
-    state = await _state(runtime, "call-zero")
+    state = await _state(runtime, "voice-CAzero")
     assert str(state.status) == "handoff"
     escalated = next(e for e in state.events if isinstance(e, Escalated))
     assert [line["text"] for line in escalated.context["transcript"] if line["from"] == "customer"] == ["0"]
@@ -162,10 +167,10 @@ async def test_with_smart_turn_off_a_pause_ends_the_turn(demo_project: object, e
                                            admin_token="test-admin-token", admin_token_generated=False),
                                   project, embedder=embedder)  # type: ignore[arg-type]
     async with serve_app(create_app(runtime)) as url:  # the app closes the runtime on shutdown
-        async with SimulatedCaller.connect(url, conversation_id="call-plain") as caller:
+        async with SimulatedCaller.connect(url, call_sid="CAplain") as caller:
             await caller.say("what are your opening hours")
             reply = await caller.next_reply(within=15)
-        state = await runtime.engine.state("call-plain")
+        state = await runtime.engine.state("voice-CAplain")
     said = [e for e in state.events if isinstance(e, UserUttered)]
     assert len(said) == 1 and said[0].metadata["source"] == "speech"
     assert any(isinstance(e, BotUttered) for e in state.events[state.events.index(said[0]):])
@@ -208,7 +213,7 @@ async def test_handoff_transfers_the_call_with_dial_through_twilios_api(
                                                admin_token="test-admin-token", admin_token_generated=False),
                                       project, embedder=embedder)  # type: ignore[arg-type]
         async with serve_app(create_app(runtime)) as url:
-            async with SimulatedCaller.connect(url, conversation_id="call-dial", call_sid="CAdial1") as caller:
+            async with SimulatedCaller.connect(url, call_sid="CAdial1", auth_token="secret-token") as caller:
                 await caller.wait_for_speech(within=10)
                 await caller.press("0")
                 told = await caller.next_reply(within=15)
@@ -216,11 +221,11 @@ async def test_handoff_transfers_the_call_with_dial_through_twilios_api(
                     if updates:
                         break
                     await asyncio.sleep(0.05)
-            state = await runtime.engine.state("call-dial")
+            state = await runtime.engine.state("voice-CAdial1")
     assert str(state.status) == "handoff"
     assert len(told.audio) / 8000 > 1.0  # the caller heard what happens next
     path, form, auth = updates[0]
     assert path == "/2010-04-01/Accounts/AC0123/Calls/CAdial1.json"
     assert auth is not None and auth.startswith("Basic ")
-    assert "<Dial><Sip>sip:care@pbx.example.com?X-Careline-Conversation=call-dial</Sip></Dial>" in \
+    assert "<Dial><Sip>sip:care@pbx.example.com?X-Careline-Conversation=voice-CAdial1</Sip></Dial>" in \
         urllib.parse.unquote(form["Twiml"])
