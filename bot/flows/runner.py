@@ -11,19 +11,35 @@ Per turn, with a flow active, the customer may (checked in this order):
   Knowledge stage answers, and queues a follow-up (reminder + the open question) on the turn;
 * ask for a **human** — handled before understanding by the input guard.
 
+Verification does not last forever (``auth`` in config.yml): at the start of a turn, a verification followed
+by a silence longer than ``session_ttl`` is dropped (``verification_expired``); an action that changes an
+account (``step_up_actions``) needs a verification younger than ``step_up_ttl``. When an action needs a
+verification it lacks, the runner runs the authentication flow first and then the action. The time of a
+verification is the ``verified_at`` slot, which only the runner sets (no flow collects it, so no customer can).
+
 State lives in events only (``FlowStarted``/``FlowStepReached``/``SlotSet``...), so a conversation
 resumes mid-flow after a restart or a handoff.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from bot.errors import ProviderError
-from bot.events import ActionExecuted, FlowCancelled, FlowCompleted, FlowStarted, FlowStepReached, SlotSet
+from bot.events import (
+    ActionExecuted,
+    FlowCancelled,
+    FlowCompleted,
+    FlowStarted,
+    FlowStepReached,
+    SlotSet,
+)
 from bot.flows.actions.executor import Executor, slot_events
 from bot.flows.conditions import evaluate
 from bot.flows.schema import Flow, Step
+from bot.flows.sessions import VERIFIED_AT, drop_verification, longest_silence, verified_at
 from bot.flows.slots import Found, choose_button, dispatch, extract, render, utter
 from bot.logs import get_logger
 from bot.nlu.base import OUT_OF_SCOPE
@@ -68,6 +84,17 @@ def next_index(flow: Flow, index: int, slots: dict[str, Any]) -> int | None:
     return next((i for i in range(len(flow.steps)) if flow.steps[i].id == target), None)
 
 
+def waits_on(flow: Flow, index: int | None, child: str) -> bool:
+    """Whether step ``index`` of ``flow`` waits for flow ``child`` to end: a ``call`` of it, or an action the
+    runner is (re-)verifying the customer for (the authentication flow runs on top of the action's step)."""
+    if index is None:
+        return False
+    step = flow.steps[index]
+    if step.call is not None:
+        return step.call == child
+    return child == AUTH_FLOW and step.action is not None and not step.action.startswith("utter_")
+
+
 def display_name(turn: Turn) -> str:
     """Name of the customer-facing flow on top: a called sub-flow (verification) is named by its caller."""
     flows = turn.project.flows
@@ -75,8 +102,7 @@ def display_name(turn: Turn) -> str:
     position = len(stack) - 1
     while position > 0:
         below = stack[position - 1]
-        index = index_of(flows[below.flow_id], below.step_id)
-        if index is None or flows[below.flow_id].steps[index].call != stack[position].flow_id:
+        if not waits_on(flows[below.flow_id], index_of(flows[below.flow_id], below.step_id), stack[position].flow_id):
             break
         position -= 1
     if position < 0:
@@ -93,15 +119,23 @@ def collected_slots(flow: Flow) -> list[str]:
 class FlowRunner:
     """Runs the project's flows for a turn; business actions go through ``executor``."""
 
-    def __init__(self, executor: Executor | None = None, *, switch_confidence: float = 0.7) -> None:
+    def __init__(self, executor: Executor | None = None, *, switch_confidence: float = 0.7,
+                 clock: Callable[[], float] | None = None) -> None:
         self.executor = executor
         self.switch_confidence = switch_confidence
+        self.clock: Callable[[], float] = clock or time.time
+        """Seconds since the epoch: when verifications happen and how old they are (tests inject one)."""
         self.backend: Any = None
         """The backend the in-process actions use (set by :func:`bot.flows.setup.flow_runner`)."""
+        self.lockout: Any = None
+        """The cross-conversation verification lockout (set by :func:`bot.flows.setup.flow_runner`)."""
 
     async def handle(self, turn: Turn) -> None:
         flows = turn.project.flows
-        if not flows or turn.understanding is None:
+        if not flows:
+            return
+        self._expire(turn)
+        if turn.understanding is None:
             return
         frame = next((f for f in reversed(turn.state.flow_stack) if f.flow_id in flows), None)
         chosen = choose_button(turn) if frame is not None else None  # "the second one" answers a flow's question
@@ -189,6 +223,43 @@ class FlowRunner:
                     out[name] = found.value
         return out
 
+    # --- verification over time ------------------------------------------------------------------
+
+    def _expire(self, turn: Turn) -> None:
+        """Drop a verification that was followed by a silence longer than ``auth.session_ttl``."""
+        ttl = turn.project.config.auth.session_ttl
+        silence = longest_silence(turn, self.clock())
+        if silence is None or silence <= ttl:
+            return
+        log.warning("verification_expired", customer_id=turn.state.slots.get("customer_id"),
+                    idle_seconds=round(silence, 1), session_ttl=ttl)
+        drop_verification(turn)
+
+    def _needs_verification(self, turn: Turn, flow: Flow, name: str) -> str | None:
+        """Why action ``name`` cannot run on the current verification (``None`` when it can)."""
+        auth = turn.project.config.auth
+        if name in auth.step_up_actions:
+            found = verified_at(turn.state)
+            if found is None:
+                return "unverified"
+            if self.clock() - found[0] > auth.step_up_ttl:
+                return "step_up"
+            return None
+        if flow.requires_auth and not turn.state.slots.get("authenticated"):
+            return "unverified"
+        return None
+
+    async def _verify_first(self, turn: Turn, flow_id: str, name: str, reason: str) -> None:
+        """Run the authentication flow on top of the action's step; the action runs when it completes."""
+        ever = any(isinstance(e, SlotSet) and e.name == "authenticated" and e.value is True
+                   for e in turn.state.events)
+        log.info("verification_required", action=name, flow_id=flow_id, reason=reason)
+        drop_verification(turn)
+        if ever:
+            utter(turn, "utter_verify_again", default="For your security, I need to check it's you again.")
+        turn.emit(FlowStarted(flow_id=AUTH_FLOW))
+        await self._advance(turn, AUTH_FLOW, None)
+
     # --- acting ---------------------------------------------------------------------------------
 
     async def _start(self, turn: Turn, flow_id: str) -> None:
@@ -263,8 +334,7 @@ class FlowRunner:
             if below is None or below.flow_id not in flows:
                 break
             below_flow = flows[below.flow_id]
-            below_index = index_of(below_flow, below.step_id)
-            if below_index is None or below_flow.steps[below_index].call != ended:
+            if not waits_on(below_flow, index_of(below_flow, below.step_id), ended):
                 break
         return ended
 
@@ -330,11 +400,13 @@ class FlowRunner:
                     return
                 parent_flow = flows[parent.flow_id]
                 parent_index = index_of(parent_flow, parent.step_id)
-                if parent_index is None or parent_flow.steps[parent_index].call != flow_id:
+                if not waits_on(parent_flow, parent_index, flow_id) or parent_index is None:
                     await self._resume(turn)
                     return
+                called = parent_flow.steps[parent_index].call is not None
                 flow_id, flow = parent.flow_id, parent_flow
-                index = next_index(flow, parent_index, turn.state.slots)
+                # After a call, the step after it; after a verification an action asked for, that action.
+                index = next_index(flow, parent_index, turn.state.slots) if called else parent_index
                 continue
             step = flow.steps[index]
             turn.emit(FlowStepReached(flow_id=flow_id, step_id=step_key(flow, index)))
@@ -381,8 +453,12 @@ class FlowRunner:
             while turn.state.flow_stack:
                 turn.emit(FlowCancelled(flow_id=turn.state.flow_stack[-1].flow_id, reason="restart"))
             return False
-        if flow.requires_auth and not turn.state.slots.get("authenticated"):
-            log.warning("action_refused_unverified", action=name, flow_id=flow_id)
+        reason = self._needs_verification(turn, flow, name)
+        if reason is not None:
+            if AUTH_FLOW in turn.project.flows and turn.state.flow_stack[-1].flow_id == flow_id:
+                await self._verify_first(turn, flow_id, name, reason)
+                return False
+            log.warning("action_refused_unverified", action=name, flow_id=flow_id, reason=reason)
             utter(turn, "utter_verify_first", default="I need to verify your identity before I can do that.")
             self._end_chain(turn, reason="unverified")
             return False
@@ -398,7 +474,10 @@ class FlowRunner:
             return False
         turn.emit(ActionExecuted(name=name))
         for event in slot_events(result):
-            turn.emit(event)
+            if event.name != VERIFIED_AT:  # only the runner dates a verification
+                turn.emit(event)
+            if event.name == "authenticated" and event.value is True:
+                turn.emit(SlotSet(name=VERIFIED_AT, value=self.clock()))
         dispatch(turn, result.responses)
         return True
 

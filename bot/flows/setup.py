@@ -11,9 +11,11 @@ from bot.flows.actions.executor import Executor, HttpExecutor, InProcessExecutor
 from bot.flows.backend.base import Backend
 from bot.flows.backend.demo import DEMO_SEED, DemoBackend
 from bot.flows.backend.http import HttpBackend
+from bot.flows.lockout import Clock, Lockout, MemoryLockout, StoredLockout
 from bot.flows.runner import FlowRunner
 from bot.logs import get_logger
 from bot.project import Project
+from bot.storage import Database
 
 log = get_logger(__name__)
 
@@ -47,16 +49,31 @@ def make_backend(project: Project, *, environ: Mapping[str, str] | None = None) 
     return HttpBackend(config.url, token=token, timeout=config.timeout)
 
 
-def make_executor(project: Project, backend: Backend) -> Executor:
+def make_lockout(project: Project, database: Database | None = None, *, clock: Clock | None = None) -> Lockout:
+    """The verification lockout: in ``database`` (shared by every worker on it), else in this process's memory."""
+    if database is None:
+        return MemoryLockout(project.config.auth, clock=clock)
+    return StoredLockout(database, project.config.auth, clock=clock)
+
+
+def make_executor(project: Project, backend: Backend, *, lockout: Lockout | None = None) -> Executor:
     """A Rasa action server when ``action_endpoint`` is configured, else the shipped actions in-process."""
     if project.config.action_endpoint:
         return HttpExecutor(project.config.action_endpoint)
-    return InProcessExecutor(shipped_actions(backend))
+    return InProcessExecutor(shipped_actions(backend, lockout=lockout or make_lockout(project)))
 
 
-def flow_runner(project: Project, backend: Backend | None = None) -> FlowRunner:
-    """The runner for ``project`` (``backend`` defaults to :func:`make_backend`)."""
+def flow_runner(project: Project, backend: Backend | None = None, *, database: Database | None = None,
+                lockout: Lockout | None = None, clock: Clock | None = None) -> FlowRunner:
+    """The runner for ``project`` (``backend`` defaults to :func:`make_backend`).
+
+    Failed verifications are counted in ``lockout``, by default in ``database`` (every worker on it shares the
+    locks) or, without one, in this process only. ``clock`` (seconds since the epoch) drives verification expiry
+    and the lockout; tests inject one.
+    """
     backend = backend or make_backend(project)
-    runner = FlowRunner(make_executor(project, backend))
+    lockout = lockout or make_lockout(project, database, clock=clock)
+    runner = FlowRunner(make_executor(project, backend, lockout=lockout), clock=clock)
     runner.backend = backend
+    runner.lockout = lockout
     return runner

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from bot.conversation import Status
+from bot.messages import UserMessage
 from tests.flows.conftest import Bot
+
+
+async def said(bot: Bot, text: str, channel: str, metadata: dict[str, str] | None = None) -> str:
+    """What the engine answers to ``text`` received on ``channel`` (set as a connector would set it)."""
+    replies = await bot.runtime.engine.handle(bot.sender, UserMessage(text, channel, metadata or {}))
+    return "\n".join(r.text for r in replies)
 
 
 async def test_identify_by_email_and_verify_by_postcode(bot: Bot) -> None:
@@ -36,9 +43,22 @@ async def test_one_time_code_sent_through_the_backend_verifies(bot: Bot) -> None
 
 async def test_voice_callers_verify_with_a_spoken_pin(bot: Bot) -> None:
     """On voice the bot asks for the PIN, and "four five six seven" is normalized to 4567."""
-    assert "order number" in await bot.text("where is my order", channel="voice")
-    assert "PIN" in await bot.text("ada at example dot com", channel="voice")
-    assert "you're verified" in await bot.text("four five six seven", channel="voice")
+    assert "order number" in await said(bot, "where is my order", "voice")
+    assert "PIN" in await said(bot, "ada at example dot com", "voice")
+    assert "you're verified" in await said(bot, "four five six seven", "voice")
+
+
+async def test_a_client_claiming_the_voice_channel_in_metadata_cannot_verify_with_a_pin(bot: Bot) -> None:
+    """The channel is the one the server received the message on: ``metadata.channel = "voice"`` on a REST
+    message neither gets the PIN question nor makes a typed PIN a proof."""
+    claim = {"channel": "voice"}
+    await said(bot, "where is my order", "rest", claim)
+    asked = await said(bot, "ada@example.com", "rest", claim)
+    assert "PIN" not in asked and "date of birth" in asked
+    reply = await said(bot, "4567", "rest", claim)
+    assert "don't match" in reply and "verified" not in reply
+    state = await bot.state()
+    assert not state.slots.get("authenticated") and state.slots["auth_attempts"] == 1
 
 
 async def test_a_pin_is_not_accepted_on_text_channels(bot: Bot) -> None:

@@ -23,6 +23,7 @@ from bot.flows.actions.orders import (
     ActionReportDeliveryProblem,
 )
 from bot.flows.backend.base import Backend
+from bot.flows.lockout import Lockout
 
 SHIPPED_ACTIONS: tuple[type[BackendAction], ...] = (
     ActionVerifyIdentity, ActionSendVerificationCode,
@@ -33,9 +34,11 @@ SHIPPED_ACTIONS: tuple[type[BackendAction], ...] = (
 )
 
 
-def shipped_actions(backend: Backend) -> list[Action]:
-    """One instance of every shipped action, all talking to ``backend``."""
-    return [cls(backend) for cls in SHIPPED_ACTIONS]
+def shipped_actions(backend: Backend, *, lockout: Lockout | None = None) -> list[Action]:
+    """One instance of every shipped action, all talking to ``backend``; verification counts its failures in
+    ``lockout`` (default: one process's memory)."""
+    return [ActionVerifyIdentity(backend, lockout) if cls is ActionVerifyIdentity else cls(backend)
+            for cls in SHIPPED_ACTIONS]
 
 
 __all__ = ["SHIPPED_ACTIONS", "BackendAction", "shipped_actions"]

@@ -1,4 +1,12 @@
-"""Authentication actions: identify + verify (date of birth, postcode, voice PIN or one-time code)."""
+"""Authentication actions: identify + verify (date of birth, postcode, voice PIN or one-time code).
+
+Which proofs count depends on the channel the *server* received the message on
+(``tracker.get_latest_input_channel()``, the connector-set ``UserMessage.channel``), never on client metadata.
+Every failure counts toward the conversation's ``auth.max_attempts`` and toward the cross-conversation
+:class:`~bot.flows.lockout.Lockout` (per account, per client source). While the account or the source is
+locked, verification fails whatever the proof, and the conversation takes exactly the path of a wrong proof,
+so a locked customer hears what an unknown one hears.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +18,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.flows.actions.base import BackendAction
-from bot.flows.backend.base import Verification
+from bot.flows.backend.base import Backend, Verification
+from bot.flows.lockout import Lockout, MemoryLockout
 from bot.logs import get_logger
 
 log = get_logger(__name__)
 
-MAX_ATTEMPTS = 3
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -31,10 +39,22 @@ def proof_from(value: str, channel: str | None) -> Verification | None:
     return None
 
 
+def client_of(tracker: Tracker) -> str | None:
+    """The pseudonymous client source of the latest message, as the server recorded it (never client metadata)."""
+    facts = tracker.latest_message.get("careline") or {}
+    client = facts.get("client") if isinstance(facts, dict) else None
+    return str(client) if client else None
+
+
 class ActionVerifyIdentity(BackendAction):
-    """Check the identifier and proof; on the third failure lock authentication for the conversation."""
+    """Check the identifier and proof; after ``auth.max_attempts`` failures lock verification for the
+    conversation. Failures also count toward the cross-conversation ``lockout``."""
 
     action_name = "action_verify_identity"
+
+    def __init__(self, backend: Backend | None = None, lockout: Lockout | None = None) -> None:
+        super().__init__(backend)
+        self.lockout = lockout or MemoryLockout()
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
         if tracker.get_slot("auth_locked"):
@@ -47,16 +67,26 @@ class ActionVerifyIdentity(BackendAction):
             proof: Verification | None = Verification(code=str(code).strip())
         else:
             proof = proof_from(str(verification or ""), tracker.get_latest_input_channel())
-        ok = customer is not None and proof is not None and await self.backend.verify(customer.id, proof)
+        customer_id = customer.id if customer is not None else None
+        client = client_of(tracker)
+        lock = await self.lockout.locked(customer_id, client)
+        if lock is not None:  # the proof is not even checked: a locked account is no oracle for guesses
+            log.warning("verification_refused_locked", kind=lock.kind, customer_id=customer_id, client=client,
+                        until=lock.until)
+            ok = False
+        else:
+            ok = customer is not None and proof is not None and await self.backend.verify(customer.id, proof)
         reset = [SlotSet("identifier", None), SlotSet("verification", None), SlotSet("otp_code", None)]
         if ok and customer is not None:
             log.info("customer_verified", customer_id=customer.id)
             return [SlotSet("authenticated", True), SlotSet("customer_id", customer.id),
                     SlotSet("customer_name", customer.first_name), SlotSet("auth_attempts", 0), *reset]
         attempts = int(tracker.get_slot("auth_attempts") or 0) + 1
-        log.warning("verification_failed", attempts=attempts)
+        log.warning("verification_failed", attempts=attempts, client=client)
+        if lock is None:
+            await self.lockout.failed(customer_id, client, conversation_id=tracker.sender_id)
         events = [SlotSet("auth_attempts", attempts), *reset]
-        if attempts >= MAX_ATTEMPTS:
+        if attempts >= self.lockout.config.max_attempts:
             events.append(SlotSet("auth_locked", True))
         return events
 
