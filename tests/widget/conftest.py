@@ -44,12 +44,14 @@ SiteFactory = Callable[..., AbstractAsyncContextManager[Site]]
 
 @pytest.fixture
 def make_site(demo_project: Project, embedder: Embedder, tmp_path: Path) -> SiteFactory:
-    """Serve the demo project (CSAT on) with the given widget settings: ``async with make_site(widget=...)``."""
+    """Serve the demo project (CSAT on) with the given widget settings and ``limits`` overrides:
+    ``async with make_site(widget=..., limits=...)``."""
 
     @asynccontextmanager
-    async def serve(widget: WidgetConfig = WIDGET) -> AsyncIterator[Site]:
+    async def serve(widget: WidgetConfig = WIDGET, limits: dict[str, int] | None = None) -> AsyncIterator[Site]:
         config = demo_project.config.model_copy(update={
-            "widget": widget, "handoff": demo_project.config.handoff.model_copy(update={"csat": True})})
+            "widget": widget, "handoff": demo_project.config.handoff.model_copy(update={"csat": True}),
+            "limits": demo_project.config.limits.model_copy(update=limits or {})})
         project = dataclasses.replace(demo_project, config=config)
         settings = Settings(database_url=f"sqlite:///{tmp_path / 'widget.db'}", admin_token="test-admin-token",
                             admin_token_generated=False, tokens=TEST_TOKENS)

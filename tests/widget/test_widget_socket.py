@@ -77,6 +77,73 @@ async def test_messages_beyond_the_burst_are_refused_then_allowed_again(make_sit
     assert [e.metadata["client_id"] for e in state.events if e.type == "user"] == ["m0", "m1"]
 
 
+async def test_the_rate_limit_survives_a_reconnect_and_the_rest_fallback(make_site: SiteFactory) -> None:
+    """Reconnecting does not refill the budget of a client in a conversation: the next message over the socket
+    and over the REST fallback is refused with rate_limited and a retry_after, and is not stored."""
+    widget = WidgetConfig(burst=2, messages_per_minute=6)
+    async with make_site(widget=widget) as site, aiohttp.ClientSession() as http:
+        async with http.ws_connect(ws_url(site)) as ws:
+            await ws.receive_json(timeout=10)
+            for n in range(2):
+                await ws.send_json({"type": "message", "id": f"m{n}", "text": "hello"})
+                await frames_until(ws, "ack")
+        async with http.ws_connect(ws_url(site)) as ws:
+            await ws.receive_json(timeout=10)
+            await ws.send_json({"type": "message", "id": "again", "text": "hello"})
+            refused = (await frames_until(ws, "error"))[-1]
+        assert refused["code"] == "rate_limited" and refused["id"] == "again" and 1 <= refused["retry_after"] <= 10
+        async with http.post(f"{site.url}/widget/conversations/{CID}/messages", json={"id": "r", "text": "hi"}) as resp:
+            assert resp.status == 429 and (await resp.json())["code"] == "rate_limited"
+            assert 1 <= int(resp.headers["Retry-After"]) <= 10
+        state = await site.runtime.engine.state(CID)
+    assert [e.metadata["client_id"] for e in state.events if e.type == "user"] == ["m0", "m1"]
+
+
+async def test_one_client_over_many_conversations_is_limited(make_site: SiteFactory) -> None:
+    """A client opening a new conversation for every message is still held to its per-minute budget."""
+    async with make_site(limits={"max_messages_per_minute_per_client": 3}) as site, aiohttp.ClientSession() as http:
+        answers = []
+        for n in range(4):
+            cid = f"w_{n:0>24}"
+            async with http.post(f"{site.url}/widget/conversations/{cid}/messages",
+                                 json={"id": "m", "text": "hello"}) as resp:
+                answers.append((resp.status, (await resp.json()).get("code")))
+        assert answers == [(200, None)] * 3 + [(429, "rate_limited")]
+        assert (await site.runtime.engine.state(f"w_{3:0>24}")).events == []
+
+
+async def test_malformed_frames_get_an_error_frame_and_the_socket_stays_open(site: Site) -> None:
+    """A deeply nested frame, a huge integer, a NaN or a lone surrogate in the text is answered with a
+    bad_request error naming the problem; the socket still answers, nothing is stored, nothing handed off."""
+    bad = {
+        "nested deeper": '{"type": "message", "id": "n", "text": "hi", "x": ' + "[" * 5000 + "]" * 5000 + "}",
+        "digits": '{"type": "message", "id": "d", "text": "hi", "n": ' + "9" * 5000 + "}",
+        "NaN": '{"type": "message", "id": "f", "text": "hi", "n": NaN}',
+        "surrogate": '{"type": "message", "id": "s", "text": "hi \\ud800 there"}',
+        "NUL": '{"type": "message", "id": "z", "text": "hi\\u0000"}',
+    }
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url(site)) as ws:
+        await ws.receive_json(timeout=10)
+        for problem, frame in bad.items():
+            await ws.send_str(frame)
+            error = (await frames_until(ws, "error"))[-1]
+            assert error["code"] == "bad_request" and problem in error["reason"], (problem, error)
+        await ws.send_json({"type": "ping"})
+        assert (await frames_until(ws, "pong"))[-1] == {"type": "pong"}
+    assert (await site.runtime.engine.state(CID)).events == []
+    assert await site.runtime.database.fetchval("SELECT count(*) FROM events") == 0
+
+
+async def test_the_frame_id_is_the_stored_message_id(site: Site) -> None:
+    """The widget's message id reaches the engine as the client message id (a retry on any worker is one)."""
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url(site)) as ws:
+        await ws.receive_json(timeout=10)
+        await ws.send_json({"type": "message", "id": "abc-1", "text": "hello"})
+        await frames_until(ws, "ack")
+    users = [e for e in (await site.runtime.engine.state(CID)).events if e.type == "user"]
+    assert [(e.message_id, e.channel) for e in users] == [("abc-1", "web")]
+
+
 async def test_too_long_messages_are_refused_and_nothing_is_stored(site: Site) -> None:
     """A message over limits.max_message_chars gets a too_long error naming the limit."""
     async with aiohttp.ClientSession() as http, http.ws_connect(ws_url(site)) as ws:
