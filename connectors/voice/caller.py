@@ -135,7 +135,7 @@ class SimulatedCaller:
                       voice: str = CALLER_VOICE, wpm: int = CALLER_WPM,
                       start: bool = True) -> AsyncIterator[SimulatedCaller]:
         """Ring ``base_url`` (http://host:port) as Twilio would: ``POST /voice/twiml`` with ``CallSid`` and
-        ``From`` (signed with ``auth_token`` when given), open the TwiML's ``<Stream>`` and, if ``start``,
+        ``From``, open the TwiML's ``<Stream>`` (both signed with ``auth_token`` when given) and, if ``start``,
         send connected + start with the TwiML's parameters (``parameters`` are added on top: tests use
         them to misbehave). A TwiML without a stream (busy) raises :class:`ConnectionError`."""
         call_sid = call_sid or "CA" + uuid.uuid4().hex
@@ -143,12 +143,15 @@ class SimulatedCaller:
         if caller_id:
             form["From"] = caller_id
         twiml_url = base_url.rstrip("/") + "/voice/twiml"
-        headers = {"X-Twilio-Signature": twilio_signature(auth_token, twiml_url, form.items())} if auth_token else {}
+
+        def signed(url: str, params: dict[str, str]) -> dict[str, str]:
+            return {"X-Twilio-Signature": twilio_signature(auth_token, url, params.items())} if auth_token else {}
+
         async with aiohttp.ClientSession() as session:
-            async with session.post(twiml_url, data=form, headers=headers) as response:
+            async with session.post(twiml_url, data=form, headers=signed(twiml_url, form)) as response:
                 response.raise_for_status()
                 url, stream_parameters = stream_of(await response.text())
-            async with session.ws_connect(url, max_msg_size=1 << 20) as ws:
+            async with session.ws_connect(url, headers=signed(url, {}), max_msg_size=1 << 20) as ws:
                 caller = cls(ws, "MZ" + uuid.uuid4().hex, call_sid, stream_parameters,
                              unverified_conversation_id(stream_parameters.get("token", "")), voice=voice, wpm=wpm)
                 if start:

@@ -3,8 +3,9 @@
     POST /voice/twiml     Twilio's voice webhook: TwiML connecting the call to the stream below
     GET  /voice/stream    Twilio Media Streams websocket: one pipecat pipeline per call
 
-Trust (see :mod:`.signing`): with ``TWILIO_AUTH_TOKEN`` set, a webhook without a valid
-``X-Twilio-Signature`` is answered 403 (unset: accepted, with a warning at start). The TwiML mints the
+Trust (see :mod:`.signing`): with ``TWILIO_AUTH_TOKEN`` set, a webhook (and the stream's websocket
+handshake, which Twilio signs too) without a valid ``X-Twilio-Signature`` is answered 403 (unset:
+accepted, with a warning at start). The TwiML mints the
 call's conversation id (``voice-<CallSid>``, random without one) and a short-lived signed token for its
 stream; a stream whose ``start`` carries no valid token for its CallSid is closed with code 1008 before
 anything runs or is stored, and the conversation id always comes from that token.
@@ -92,16 +93,18 @@ async def _load_models(app: web.Application) -> None:
 
 def stream_url(request: web.Request) -> str:
     """``wss://host/voice/stream`` as the caller's proxy sees it (``X-Forwarded-Proto``/``Host`` honoured)."""
-    proto = request.headers.get("X-Forwarded-Proto", request.scheme)
+    proto = _forwarded(request, "X-Forwarded-Proto") or request.scheme
     scheme = "wss" if proto in ("https", "wss") else "ws"
-    host = request.headers.get("X-Forwarded-Host", request.host)
+    host = _forwarded(request, "X-Forwarded-Host") or request.host
     return f"{scheme}://{host}/voice/stream"
 
 
-def request_url(request: web.Request) -> str:
+def request_url(request: web.Request, *, websocket: bool = False) -> str:
     """The URL the caller's proxy was asked for (``X-Forwarded-Proto``/``Host`` honoured), query included:
-    the URL Twilio signs."""
+    the URL Twilio signs; ``websocket``: with the ``ws``/``wss`` scheme a ``<Stream>`` URL has."""
     proto = _forwarded(request, "X-Forwarded-Proto") or request.scheme
+    if websocket:
+        proto = "wss" if proto in ("https", "wss") else "ws"
     host = _forwarded(request, "X-Forwarded-Host") or request.host
     return f"{proto}://{host}{request.raw_path}"
 
@@ -115,17 +118,26 @@ def _forwarded(request: web.Request, header: str) -> str | None:
 async def twilio_form(request: web.Request) -> dict[str, str]:
     """The webhook's form parameters, after checking Twilio signed them when ``TWILIO_AUTH_TOKEN`` is set;
     :class:`WebhookForbidden` (HTTP 403) otherwise. Every Twilio webhook route reads its form through this."""
-    form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
+    try:
+        form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
+    except ValueError as exc:  # raw bytes that are not UTF-8 (percent-escapes decode with replacement)
+        raise RequestError("the webhook form is not UTF-8 application/x-www-form-urlencoded") from exc
     items = [(str(k), str(v)) for k, v in form.items()]
-    token = request.app[VOICE].webhook_token
-    if token is not None:
-        signature = request.headers.get("X-Twilio-Signature")
-        url = request_url(request)
-        if not twilio_signature_valid(token, url, items, signature):
-            reason = "missing X-Twilio-Signature" if not signature else "X-Twilio-Signature does not match"
-            log.warning("voice_webhook_refused", reason=reason, path=request.path)
-            raise WebhookForbidden(f"{reason} (Twilio signs every webhook with the account's auth token)")
+    check_twilio_signature(request, items, urls=[request_url(request)])
     return dict(items)
+
+
+def check_twilio_signature(request: web.Request, params: list[tuple[str, str]], *, urls: list[str]) -> None:
+    """With ``TWILIO_AUTH_TOKEN`` set, :class:`WebhookForbidden` (HTTP 403) unless ``X-Twilio-Signature`` is
+    Twilio's signature of one of ``urls`` (the ways the URL Twilio called can be written) with ``params``."""
+    token = request.app[VOICE].webhook_token
+    if token is None:
+        return
+    signature = request.headers.get("X-Twilio-Signature")
+    if not any(twilio_signature_valid(token, url, params, signature) for url in urls):
+        reason = "missing X-Twilio-Signature" if not signature else "X-Twilio-Signature does not match"
+        log.warning("voice_webhook_refused", reason=reason, path=request.path)
+        raise WebhookForbidden(f"{reason} (Twilio signs every webhook with the account's auth token)")
 
 
 async def twiml(request: web.Request) -> web.Response:
@@ -170,6 +182,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
     state = request.app[VOICE]
     runtime = _runtime(request.app)
+    # Twilio signs the handshake over the wss:// URL the TwiML named (accepted as https:// too).
+    check_twilio_signature(request, [], urls=[request_url(request, websocket=True), request_url(request)])
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30)
     await ws.prepare(request)
     key = uuid.uuid4().hex

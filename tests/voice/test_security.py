@@ -70,7 +70,8 @@ def stream_token(twiml: str) -> str:
     return match.group(1)
 
 
-async def open_stream(url: str, parameters: dict[str, str], call_sid: str | None = CALL_SID) -> int | None:
+async def open_stream(url: str, parameters: dict[str, str], call_sid: str | None = CALL_SID,
+                      headers: dict[str, str] | None = None) -> int | None:
     """Open ``/voice/stream`` like Twilio (connected, start with ``parameters``); the code it is closed with."""
     start: dict[str, Any] = {"streamSid": "MZ1", "accountSid": "AC" + "0" * 32, "tracks": ["inbound"],
                              "customParameters": parameters,
@@ -78,7 +79,7 @@ async def open_stream(url: str, parameters: dict[str, str], call_sid: str | None
     if call_sid is not None:
         start["callSid"] = call_sid
     ws_url = url.replace("http://", "ws://") + "/voice/stream"
-    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url, headers=headers or {}) as ws:
         await ws.send_str(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         await ws.send_str(json.dumps({"event": "start", "streamSid": "MZ1", "start": start}))
         message = await ws.receive(timeout=10)
@@ -160,6 +161,14 @@ async def test_twiml_refuses_a_call_sid_that_is_not_one(runtime: Any) -> None:
     async with voice_server(runtime) as url:
         status, body = await post_twiml(url, {**FORM, "CallSid": "../web-chat"})
     assert status == 400 and "CallSid" in json.loads(body)["error"]
+
+
+async def test_twiml_form_that_is_not_utf8_is_a_400(runtime: Any) -> None:
+    """Raw bytes that are not UTF-8 in the webhook form are refused with a reason, not a server error."""
+    async with voice_server(runtime) as url, aiohttp.ClientSession() as http, http.post(
+            url + "/voice/twiml", data=b"CallSid=CA1&From=\xff",
+            headers={"Content-Type": "application/x-www-form-urlencoded"}) as resp:
+        assert resp.status == 400 and "UTF-8" in (await resp.json())["error"]
 
 
 async def test_signed_twiml_is_accepted(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -254,6 +263,26 @@ async def test_the_twiml_token_gets_past_the_check_once(runtime: Any) -> None:
         missing_sid = await open_stream(url, {"token": stream_token((await post_twiml(url, FORM))[1])},
                                         call_sid=None)
     assert (first, replay, missing_sid) == (TRY_AGAIN_LATER, POLICY_VIOLATION, POLICY_VIOLATION)
+
+
+async def test_with_an_auth_token_the_stream_handshake_must_be_signed_too(
+        runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twilio signs the media stream's websocket handshake: with TWILIO_AUTH_TOKEN set, an unsigned or
+    wrongly signed handshake is refused with 403 before the websocket opens; a signed one reaches the
+    token check."""
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    async with voice_server(runtime) as url:
+        _, body = await post_twiml(url, FORM, {"X-Twilio-Signature": sign(AUTH_TOKEN, url + "/voice/twiml", FORM)})
+        token = stream_token(body)
+        ws_url = url.replace("http://", "ws://") + "/voice/stream"
+        refused = []
+        for headers in ({}, {"X-Twilio-Signature": sign("not-the-auth-token", ws_url, {})}):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as handshake:
+                await open_stream(url, {"token": token}, headers=headers)
+            refused.append(handshake.value.status)
+        signed = await open_stream(url, {"token": token}, headers={"X-Twilio-Signature": sign(AUTH_TOKEN, ws_url, {})})
+    assert refused == [403, 403]
+    assert signed == TRY_AGAIN_LATER  # past the signature and the token; busy only for want of models
 
 
 async def test_a_call_runs_in_the_minted_conversation_with_the_caller_as_source(server: str, runtime: Any) -> None:
