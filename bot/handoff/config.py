@@ -29,6 +29,19 @@ DEFAULT_ROUTING: dict[str, str] = {
     "error": "general",
 }
 
+#: Entity or slot name → how agents see a masked value of it (``[date of birth]``).
+DEFAULT_MASK_LABELS: dict[str, str] = {
+    "date": "date of birth",
+    "email": "email",
+    "phone": "phone number",
+    "postcode": "postcode",
+    "pin": "PIN",
+    "otp_code": "one-time code",
+    "identifier": "identifier",
+    "verification": "verification answer",
+    "new_address": "address",
+}
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -79,7 +92,17 @@ class HandoffConfig(_Strict):
     csat: bool = False
     """Ask a 1-5 satisfaction question when an agent closes a conversation (adds the ``csat`` turn stage)."""
     reveal_sensitive_to: list[str] = Field(default_factory=list)
-    """Roles that see ``sensitive`` slots unmasked in the agent view (default: nobody)."""
+    """Roles that see ``sensitive`` slots and verification answers unmasked in the agent view and live
+    events (default: nobody; helpdesk payloads are always masked)."""
+    mask_labels: dict[str, str] = Field(default_factory=dict)
+    """Entity or slot name → the placeholder agents read instead of its value; merged over the defaults
+    (``date`` → ``date of birth``, ``email`` → ``email``, ``pin`` → ``PIN``, ``otp_code`` → ``one-time code``...)."""
+    readable_entities: list[str] = Field(default_factory=lambda: ["order_number", "appointment_id"])
+    """Entities agents always read in clear, even when they fill a sensitive slot (an order number given
+    as the account identifier)."""
+    mask_free_text: bool = True
+    """Also mask emails, phone and card numbers, dates, street addresses, postcodes and named PINs in whatever
+    else the customer writes (``bot.logs.mask_text``); verification answers are masked either way."""
     summary: str = Field(default="auto", pattern="^(auto|extractive|llm)$")
     """``auto``: LLM-written when ``llm:`` is configured (falling back to extractive), else extractive."""
     webhook: WebhookConfig | None = None
@@ -90,6 +113,10 @@ class HandoffConfig(_Strict):
     def team_for(self, reason: str) -> str:
         """The team an escalation for ``reason`` is routed to."""
         return self.routing.get(reason) or DEFAULT_ROUTING.get(reason) or self.default_team
+
+    def mask_label(self, name: str) -> str:
+        """The placeholder text (without brackets) for a masked value of entity or slot ``name``."""
+        return self.mask_labels.get(name) or DEFAULT_MASK_LABELS.get(name) or name.replace("_", " ")
 
     @property
     def all_teams(self) -> list[str]:

@@ -5,12 +5,16 @@ it live; the copy inside the ``Escalated`` event is what was known at escalation
 ``bot/handoff/context.schema.json`` (``careline handoff schema`` prints it); its keys:
 
 ``schema_version``, ``conversation_id``, ``channel``, ``created_at``,
-``customer`` {id, verified}, ``reason``, ``team``, ``priority``, ``signals`` [{detector, category, score, evidence}],
+``customer`` {id, verified, proofs}, ``reason``, ``team``, ``priority``,
+``signals`` [{detector, category, score, evidence}],
 ``intents`` [{intent, confidence, at}], ``slots`` (``sensitive`` ones masked unless the viewer may see them),
 ``flows`` {active, started, completed, cancelled}, ``documents`` [{doc_id, title, heading, url, query, answered}],
 ``attempted_answers`` [{text, response, citations, failed, at}], ``sentiment`` {trend, latest, scores},
 ``transcript`` [{from: customer|bot|agent, text, at, voice?, for_agent?, interrupted?, agent?}],
 ``summary`` and ``summary_source`` (``extractive`` or ``llm``).
+
+Customer texts, slots and signals are masked for agents by :class:`bot.handoff.privacy.Redactor`
+(verification answers read ``[date of birth]``; ``customer.proofs`` lists the kinds of detail given).
 
 Adding keys keeps version 1; removing or changing the meaning of one bumps it.
 """
@@ -33,13 +37,12 @@ from bot.events import (
     KnowledgeConsulted,
     UserUttered,
 )
+from bot.handoff.privacy import MASK, Redactor
 from bot.handoff.sentiment import sentiment_trend
 from bot.project import Project
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("context.schema.json")
-MASK = "***"
-
 #: Bot responses that mean the bot did not manage to answer.
 FAILED_RESPONSES = frozenset({"utter_default", "utter_dont_know", "utter_blocked", "utter_verify_first"})
 #: Bot responses that are notices about the handoff itself, not attempts to answer.
@@ -64,50 +67,51 @@ def mask_slots(slots: dict[str, Any], project: Project, *, reveal: bool = False)
     return out
 
 
-def transcript(state: ConversationState) -> list[dict[str, Any]]:
+def transcript(state: ConversationState, redactor: Redactor) -> list[dict[str, Any]]:
     """Who said what, when: voice turns, messages written for the agent and interrupted bot speech marked."""
     lines: list[dict[str, Any]] = []
     for event in state.events:
         if isinstance(event, UserUttered):
-            lines.append({"from": "customer", "text": event.text, "at": event.timestamp,
+            lines.append({"from": "customer", "text": redactor.user_text(event), "at": event.timestamp,
                           "voice": event.channel == "voice", "for_agent": event.for_agent})
         elif isinstance(event, BotUttered):
-            lines.append({"from": "bot", "text": event.text, "at": event.timestamp,
+            lines.append({"from": "bot", "text": redactor.scrub(event.text), "at": event.timestamp,
                           "interrupted": event.interrupted})
         elif isinstance(event, AgentMessage):
             lines.append({"from": "agent", "agent": event.agent, "text": event.text, "at": event.timestamp})
     return lines
 
 
-def attempted_answers(state: ConversationState) -> list[dict[str, Any]]:
+def attempted_answers(state: ConversationState, redactor: Redactor) -> list[dict[str, Any]]:
     """The bot's answers to the customer (handoff notices left out); ``failed`` marks "didn't get that"."""
     out = []
     for event in state.events:
         if not isinstance(event, BotUttered) or (event.response or "").startswith(NOTICE_PREFIXES):
             continue
-        out.append({"text": event.text, "response": event.response, "citations": list(event.citations),
+        out.append({"text": redactor.scrub(event.text), "response": event.response, "citations": list(event.citations),
                     "failed": event.response in FAILED_RESPONSES, "at": event.timestamp})
     return out
 
 
-def documents(state: ConversationState) -> list[dict[str, Any]]:
+def documents(state: ConversationState, redactor: Redactor) -> list[dict[str, Any]]:
     """Knowledge documents consulted, once each, with the question that found them."""
     seen: dict[tuple[Any, ...], dict[str, Any]] = {}
     for event in state.events:
         if isinstance(event, KnowledgeConsulted):
             for doc in event.documents:
                 key = (doc.get("doc_id"), doc.get("heading"))
-                seen.setdefault(key, {**doc, "query": event.query, "answered": event.answered})
+                seen.setdefault(key, {**doc, "query": redactor.free(event.query), "answered": event.answered})
     return list(seen.values())
 
 
-def summarize(state: ConversationState) -> str:
-    """An extractive summary: intents seen, flows touched, failed answers and the customer's last words."""
+def summarize(state: ConversationState, redactor: Redactor) -> str:
+    """An extractive summary: intents seen, flows touched, failed answers and the customer's last words
+    (masked like the transcript)."""
     users = [e for e in state.events if isinstance(e, UserUttered)]
     intents = list(dict.fromkeys(e.intent for e in users if e.intent and e.intent != "out_of_scope"))
     flows = list(dict.fromkeys(e.flow_id for e in state.events if isinstance(e, FlowStarted)))
-    failed = sum(1 for a in attempted_answers(state) if a["failed"])
-    last = " / ".join(e.text for e in users[-3:])
+    failed = sum(1 for a in attempted_answers(state, redactor) if a["failed"])
+    last = " / ".join(redactor.user_text(e) for e in users[-3:])
     parts = []
     if intents:
         parts.append(f"Customer intents: {', '.join(intents)}.")
@@ -131,7 +135,9 @@ def build_context(
     priority: int = 0,
     reveal_sensitive: bool = False,
 ) -> dict[str, Any]:
-    """The context package for ``state`` (a JSON-able dict, ``schema_version`` 1)."""
+    """The context package for ``state`` (a JSON-able dict, ``schema_version`` 1), masked for agents unless
+    ``reveal_sensitive``."""
+    redactor = Redactor(state.events, project, reveal=reveal_sensitive)
     users = [e for e in state.events if isinstance(e, UserUttered)]
     started = [e.flow_id for e in state.events if isinstance(e, FlowStarted)]
     completed = [e.flow_id for e in state.events if isinstance(e, FlowCompleted)]
@@ -144,19 +150,20 @@ def build_context(
         "customer": {
             "id": state.slots.get("customer_id"),
             "verified": bool(state.slots.get("authenticated")),
+            "proofs": redactor.proofs,
         },
         "reason": reason,
         "team": team,
         "priority": priority,
-        "signals": list(signals),
+        "signals": list(redactor.signals(signals)),
         "intents": [{"intent": e.intent, "confidence": e.confidence, "at": e.timestamp} for e in users if e.intent],
         "slots": mask_slots(state.slots, project, reveal=reveal_sensitive),
         "flows": {"active": [f.flow_id for f in state.flow_stack], "started": started, "completed": completed,
                   "cancelled": cancelled},
-        "documents": documents(state),
-        "attempted_answers": attempted_answers(state),
+        "documents": documents(state, redactor),
+        "attempted_answers": attempted_answers(state, redactor),
         "sentiment": sentiment_trend(state.events).to_dict(),
-        "transcript": transcript(state),
-        "summary": summarize(state),
+        "transcript": transcript(state, redactor),
+        "summary": summarize(state, redactor),
         "summary_source": "extractive",
     }

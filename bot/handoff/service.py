@@ -3,6 +3,11 @@
 Every action checks the conversation's status and appends its events under the conversation's lock
 (so two agents claiming at once cannot both win), publishes them on the engine's bus (the widget and
 the agent console listen there) and is audited, as is every view of the queue or a context.
+
+Agents only see what is theirs (:mod:`bot.handoff.privacy`): the queue lists waiting conversations and
+the agent's own claimed ones (admins see every claimed one), a context is refused for a conversation
+another agent owns (403) or one that is back with the bot (404, admins excepted), and everything shown is
+masked.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from bot.handoff.config import HandoffConfig
 from bot.handoff.context import build_context
 from bot.handoff.errors import HandoffRefused, NotYourConversation, UnknownConversation, UnknownTeam
 from bot.handoff.notices import CSAT_BUTTONS, notice
+from bot.handoff.privacy import PRIVILEGED_ROLES, Redactor, may_see
 from bot.handoff.queue import HandoffQueue, Position
 from bot.handoff.summary import LLMSummarizer
 from bot.logs import get_logger
@@ -100,25 +106,25 @@ class HandoffService:
     # views -----------------------------------------------------------------------------------------
 
     async def list_queue(self, principal: Principal, *, team: str | None = None) -> list[dict[str, Any]]:
-        """Waiting and claimed conversations (audited)."""
-        entries = await self.queue.entries(team=team)
+        """Waiting conversations and those claimed by ``principal`` (every claimed one for admins; audited)."""
+        entries = [e for e in await self.queue.entries(team=team) if may_see(principal, e.status, e.agent)]
         await self.audit.record(principal, "view_queue", team=team, count=len(entries))
         now = time.time()
         return [e.to_dict(now) for e in entries]
 
     async def view(self, principal: Principal, conversation_id: str) -> dict[str, Any]:
-        """The live context package of a conversation that was handed to humans (audited)."""
+        """The live context package of a conversation in the queue or assigned to ``principal`` (audited)."""
         state = await self.engine.state(conversation_id)
         escalation = self._escalation(state, conversation_id)
+        self._require_visible(state, conversation_id, principal)
         project = self.engine.project
         context = build_context(
             state, project, reason=escalation.reason, signals=escalation.signals, channel=channel_of(state),
-            team=escalation.team, priority=escalation.priority,
-            reveal_sensitive=principal.role in self.config.reveal_sensitive_to,
+            team=escalation.team, priority=escalation.priority, reveal_sensitive=self.reveals_to(principal),
         )
         at_escalation = escalation.context
         if at_escalation.get("summary"):
-            context["summary"] = at_escalation["summary"]
+            context["summary"] = self.redactor(principal, state).free(str(at_escalation["summary"]))
             context["summary_source"] = at_escalation.get("summary_source", "extractive")
         if "transfer" in at_escalation:
             context["transfer"] = at_escalation["transfer"]
@@ -173,12 +179,13 @@ class HandoffService:
         return outcome
 
     async def note(self, principal: Principal, conversation_id: str, text: object) -> Outcome:
-        """An internal note, never shown to the customer; any agent may add one while humans own it."""
+        """An internal note, never shown to the customer; any agent who may see the conversation may add one."""
         text = check_text(text)
 
         def build(state: ConversationState) -> list[Event]:
             self._escalation(state, conversation_id)
             self._require(state, conversation_id, ACTIVE, "add a note")
+            self._require_visible(state, conversation_id, principal)
             return [AgentNote(agent=principal.name, text=text)]
 
         outcome = await self._apply(conversation_id, build)
@@ -264,6 +271,30 @@ class HandoffService:
         await self.audit.record(principal, "close", conversation_id, csat=ask)
         log.info("handoff_closed", conversation_id=conversation_id, agent=principal.name, csat=ask)
         return outcome
+
+    # privacy ---------------------------------------------------------------------------------------
+
+    def reveals_to(self, principal: Principal) -> bool:
+        """True when ``principal``'s role reads sensitive values unmasked (``handoff.reveal_sensitive_to``)."""
+        return principal.role in self.config.reveal_sensitive_to
+
+    def redactor(self, principal: Principal, state: ConversationState) -> Redactor:
+        """The masking of ``state``'s events for ``principal``."""
+        return Redactor(state.events, self.engine.project, reveal=self.reveals_to(principal))
+
+    def agent_events(self, principal: Principal, outcome: Outcome) -> list[Event]:
+        """The events an action appended, masked for ``principal`` (a resumed question may repeat a slot)."""
+        redactor = self.redactor(principal, outcome.state)
+        return [redactor.event(e) for e in outcome.events]
+
+    @staticmethod
+    def _require_visible(state: ConversationState, conversation_id: str, principal: Principal) -> None:
+        """Refuse a conversation that is not in the queue nor ``principal``'s (admins may review any)."""
+        if may_see(principal, str(state.status), state.agent) or principal.role in PRIVILEGED_ROLES:
+            return
+        if state.status is Status.AGENT:
+            raise NotYourConversation(f"conversation {conversation_id!r} is owned by {state.agent}")
+        raise UnknownConversation(f"conversation {conversation_id!r} is neither in the queue nor assigned to you")
 
     # helpers ---------------------------------------------------------------------------------------
 

@@ -37,11 +37,12 @@ SCHEMA = (
 
 
 def context_note(context: dict[str, Any]) -> str:
-    """The context package as a private note an agent can read at a glance."""
+    """The (masked) context package as a private note an agent can read at a glance."""
     customer = context.get("customer", {})
     lines = [
         f"Careline handoff — reason: {context.get('reason')}, team: {context.get('team')}",
-        f"Customer: {customer.get('id') or 'unknown'} ({'verified' if customer.get('verified') else 'not verified'})",
+        f"Customer: {customer.get('id') or 'unknown'} ({'verified' if customer.get('verified') else 'not verified'}"
+        + (f"; gave {', '.join(customer['proofs'])})" if customer.get("proofs") else ")"),
         f"Sentiment: {context.get('sentiment', {}).get('trend', 'unknown')}",
         f"Summary: {context.get('summary')}",
     ]

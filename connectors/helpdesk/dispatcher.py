@@ -4,6 +4,10 @@ The dispatcher listens to the engine's bus for every conversation. Each (target,
 idempotency key; the key is first claimed in the ``helpdesk_deliveries`` table, so with several workers
 (a Redis bus delivers every event to every worker) only one of them sends it, and the outcome
 (delivered, failed, attempts, last error) stays on record.
+
+Targets receive events masked for agents (``redact``, wired by :mod:`.routes` with the conversation's
+:class:`bot.handoff.privacy.Redactor`): verification answers and sensitive values never leave for a
+helpdesk. The idempotency key is taken from the stored event, so it does not change when masking does.
 """
 
 from __future__ import annotations
@@ -13,16 +17,19 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bot.bus import EventBus
-from bot.errors import ConcurrentWriteError, ProviderError
+from bot.errors import ConcurrentWriteError, ProviderError, StoreError
 from bot.events import Event
 from bot.logs import get_logger
 from bot.storage import Database
 
 log = get_logger(__name__)
+
+#: Masks one event of a conversation for the helpdesk: ``(conversation_id, event) -> event``.
+Redact = Callable[[str, Event], Awaitable[Event]]
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS helpdesk_deliveries (
@@ -65,10 +72,12 @@ class Target(abc.ABC):
 class Dispatcher:
     """Runs deliveries for ``targets`` in the background while started."""
 
-    def __init__(self, bus: EventBus, db: Database, targets: Sequence[Target]) -> None:
+    def __init__(self, bus: EventBus, db: Database, targets: Sequence[Target], *,
+                 redact: Redact | None = None) -> None:
         self.bus = bus
         self.db = db
         self.targets = list(targets)
+        self.redact = redact
         self._task: asyncio.Task[None] | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
         self._subscribed = asyncio.Event()
@@ -149,7 +158,7 @@ class Dispatcher:
         error: str | None = None
         for attempt in range(1, target.max_attempts + 1):
             try:
-                await target.deliver(conversation_id, event, key)
+                await target.deliver(conversation_id, await self._masked(conversation_id, event), key)
             except ProviderError as exc:
                 error = str(exc)
                 log.warning("helpdesk_delivery_failed", target=target.name, conversation_id=conversation_id,
@@ -164,6 +173,16 @@ class Dispatcher:
             log.info("helpdesk_delivered", target=target.name, conversation_id=conversation_id,
                      event_type=event.type, attempts=attempt)
             return
+
+    async def _masked(self, conversation_id: str, event: Event) -> Event:
+        """``event`` as the helpdesk may read it; a store failure is retried like a delivery failure."""
+        if self.redact is None:
+            return event
+        try:
+            return await self.redact(conversation_id, event)
+        except StoreError as exc:
+            raise ProviderError(f"could not load the conversation to mask the event: {exc}",
+                                provider="careline_store") from exc
 
     async def _finish(self, key: str, status: str, attempts: int, error: str | None) -> None:
         await self.db.execute("UPDATE helpdesk_deliveries SET status = ?, attempts = ?, error = ? WHERE key = ?",

@@ -3,7 +3,8 @@
     POST /api/helpdesk/webhook             generic, HMAC-SHA256 signed (see :mod:`.webhook`)
     POST /api/helpdesk/chatwoot/{token}    Chatwoot's webhook; ``token`` is the configured secret
 
-Secrets are read from the environment variables the config names, once, when the app starts.
+Secrets are read from the environment variables the config names, once, when the app starts. What the
+dispatcher sends is masked for agents (:class:`bot.handoff.privacy.Redactor`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from bot.errors import ConfigError, ConfigProblem
+from bot.events import Event
+from bot.handoff.privacy import Redactor
 from bot.logs import get_logger
 from connectors.helpdesk.chatwoot import ChatwootTarget, apply_chatwoot_webhook
 from connectors.helpdesk.dispatcher import Dispatcher, Target
@@ -88,7 +91,13 @@ async def helpdesk_context(app: web.Application) -> AsyncIterator[None]:
         chatwoot = ChatwootTarget(config.chatwoot, api_token, runtime.database)
         await chatwoot.setup()
         targets.append(chatwoot)
-    dispatcher = Dispatcher(runtime.engine.bus, runtime.database, targets) if targets else None
+
+    async def redact(conversation_id: str, event: Event) -> Event:
+        """Helpdesks always get masked events (``reveal_sensitive_to`` is for the agent view only)."""
+        state = await runtime.engine.state(conversation_id)
+        return Redactor(state.events, runtime.project).event(event)
+
+    dispatcher = Dispatcher(runtime.engine.bus, runtime.database, targets, redact=redact) if targets else None
     state.dispatcher = dispatcher
     if dispatcher is not None:
         await dispatcher.start()

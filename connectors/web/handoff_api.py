@@ -12,6 +12,10 @@ Routes:
     GET  /api/handoff/audit                         the audit trail (admin role)
     GET  /api/handoff/ws                            websocket: first message {"token"}; then live events
 
+An agent sees only conversations waiting in the queue and those it claimed (admins: every claimed one),
+masked (:mod:`bot.handoff.privacy`); the socket streams only those conversations' events, from their
+escalation on (:mod:`bot.handoff.live`).
+
 Refusals are JSON ``{"error": reason}`` with 400/401/403/404/409. The routes only translate; the
 rules live in :class:`bot.handoff.service.HandoffService`.
 """
@@ -25,7 +29,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.errors import RequestError
-from bot.events import Escalated, Event
+from bot.handoff.live import AgentFeed, live_event
 from bot.handoff.service import HandoffService, Outcome
 from bot.logs import get_logger
 from bot.settings import Principal
@@ -36,8 +40,6 @@ log = get_logger(__name__)
 
 PREFIX = "/api/handoff"
 AUTH_TIMEOUT = 10.0
-#: Event types that change the queue (the console reloads it when one arrives).
-QUEUE_EVENTS = frozenset({"escalated", "agent_joined", "returned_to_bot", "closed"})
 
 
 def _service(request: web.Request) -> tuple[HandoffService, Principal]:
@@ -52,23 +54,15 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def _outcome(outcome: Outcome) -> web.Response:
+def _outcome(service: HandoffService, principal: Principal, outcome: Outcome) -> web.Response:
     state = outcome.state
     return web.json_response({
         "conversation_id": state.conversation_id,
         "status": str(state.status),
         "agent": state.agent,
         "team": state.escalation.team if state.escalation else None,
-        "events": [live_event(e) for e in outcome.events],
+        "events": [live_event(e) for e in service.agent_events(principal, outcome)],
     }, dumps=_dumps)
-
-
-def live_event(event: Event) -> dict[str, Any]:
-    """An event as the console receives it (an escalation's bulky context left out; fetch it by id)."""
-    data = event.to_dict()
-    if isinstance(event, Escalated):
-        data.pop("context", None)
-    return data
 
 
 async def queue(request: web.Request) -> web.Response:
@@ -85,31 +79,36 @@ async def view(request: web.Request) -> web.Response:
 
 async def claim(request: web.Request) -> web.Response:
     service, principal = _service(request)
-    return _outcome(await service.claim(principal, request.match_info["conversation_id"]))
+    outcome = await service.claim(principal, request.match_info["conversation_id"])
+    return _outcome(service, principal, outcome)
 
 
 async def messages(request: web.Request) -> web.Response:
     service, principal = _service(request)
     body = await read_json(request)
-    return _outcome(await service.send(principal, request.match_info["conversation_id"], body.get("text")))
+    outcome = await service.send(principal, request.match_info["conversation_id"], body.get("text"))
+    return _outcome(service, principal, outcome)
 
 
 async def notes(request: web.Request) -> web.Response:
     service, principal = _service(request)
     body = await read_json(request)
-    return _outcome(await service.note(principal, request.match_info["conversation_id"], body.get("text")))
+    outcome = await service.note(principal, request.match_info["conversation_id"], body.get("text"))
+    return _outcome(service, principal, outcome)
 
 
 async def transfer(request: web.Request) -> web.Response:
     service, principal = _service(request)
     body = await read_json(request)
     note = body.get("note") or None
-    return _outcome(await service.transfer(principal, request.match_info["conversation_id"], body.get("team"), note))
+    outcome = await service.transfer(principal, request.match_info["conversation_id"], body.get("team"), note)
+    return _outcome(service, principal, outcome)
 
 
 async def return_to_bot(request: web.Request) -> web.Response:
     service, principal = _service(request)
-    return _outcome(await service.return_to_bot(principal, request.match_info["conversation_id"]))
+    outcome = await service.return_to_bot(principal, request.match_info["conversation_id"])
+    return _outcome(service, principal, outcome)
 
 
 async def close(request: web.Request) -> web.Response:
@@ -118,7 +117,8 @@ async def close(request: web.Request) -> web.Response:
     csat = body.get("csat")
     if csat is not None and not isinstance(csat, bool):
         raise RequestError(f"'csat' must be true or false, got {csat!r}")
-    return _outcome(await service.close(principal, request.match_info["conversation_id"], csat=csat))
+    outcome = await service.close(principal, request.match_info["conversation_id"], csat=csat)
+    return _outcome(service, principal, outcome)
 
 
 async def audit(request: web.Request) -> web.Response:
@@ -142,20 +142,24 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     principal = await _authenticate(ws, runtime.settings)
     if principal is None:
         return ws
-    if runtime.handoff is not None:
-        await runtime.handoff.audit.record(principal, "watch_live")
-    await ws.send_str(_dumps({"type": "ready", "agent": principal.name, "role": principal.role}))
+    service = runtime.handoff
+    if service is None:
+        await ws.send_str(_dumps({"type": "error", "error": "handoff is not configured"}))
+        await ws.close(code=4404, message=b"handoff is not configured")
+        return ws
+    await service.audit.record(principal, "watch_live")
     async with runtime.engine.bus.subscribe(None) as inbox:
+        feed = AgentFeed(service, principal)
+        await feed.load()
+        await ws.send_str(_dumps({"type": "ready", "agent": principal.name, "role": principal.role}))
         reader = asyncio.ensure_future(ws.receive())
         while not ws.closed:
             getter = asyncio.ensure_future(inbox.get())
             done, _ = await asyncio.wait({reader, getter}, return_when=asyncio.FIRST_COMPLETED)
             if getter in done:
                 conversation_id, event = getter.result()
-                await ws.send_str(_dumps({"type": "event", "conversation_id": conversation_id,
-                                          "event": live_event(event)}))
-                if event.type in QUEUE_EVENTS:
-                    await ws.send_str(_dumps({"type": "queue_changed", "conversation_id": conversation_id}))
+                for outgoing in await feed.messages(conversation_id, event):
+                    await ws.send_str(_dumps(outgoing))
             else:
                 getter.cancel()
             if reader in done:

@@ -42,7 +42,8 @@ async def test_only_agents_read_the_queue_and_contexts(server: str) -> None:
 
 
 async def test_actions_over_http_with_reasons_for_refusals(hserver: str) -> None:
-    """Claim, message, note, transfer, return and close work for the owner; misuse gets 400/403/404/409."""
+    """Claim, message, note, transfer, return and close work for the owner; misuse gets 400/403/404/409 (a note
+    on another agent's conversation too)."""
     server = hserver
     base = server + "/api/handoff/api2"
     async with aiohttp.ClientSession() as http:
@@ -63,6 +64,8 @@ async def test_actions_over_http_with_reasons_for_refusals(hserver: str) -> None
             body = await resp.json()
         assert body["events"][0]["type"] == "agent_message"
         async with http.post(base + "/notes", json={"text": "vip"}, headers=BOB_AUTH) as resp:
+            assert resp.status == 403, "claimed by amy: not bob's to see"
+        async with http.post(base + "/notes", json={"text": "vip"}, headers=AGENT_AUTH) as resp:
             assert resp.status == 200
         async with http.post(base + "/transfer", json={"team": "nowhere"}, headers=AGENT_AUTH) as resp:
             assert resp.status == 400 and "known teams" in (await resp.json())["error"]

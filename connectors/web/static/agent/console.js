@@ -90,6 +90,19 @@ async function loadQueue() {
     list.append(el("li", {}, button));
   }
   if (data.queue.length === 0) list.append(el("li", { className: "muted", textContent: "Nobody is waiting." }));
+  if (state.selected && !data.queue.some((e) => e.conversation_id === state.selected)) {
+    leave("This conversation is no longer in the queue or assigned to you.");
+  }
+}
+
+// An agent sees only waiting conversations and its own: when the selected one stops being either
+// (claimed by someone else, returned to the bot, closed), its actions are switched off.
+function leave(reason) {
+  state.selected = null;
+  state.view = null;
+  $("conv-status").textContent = reason;
+  for (const id of ["claim", "return", "close", "reply"]) $(id).disabled = true;
+  for (const id of ["reply-form", "note-form", "transfer-form"]) $(id).querySelector("button").disabled = true;
 }
 
 // conversation ---------------------------------------------------------------------------------------
@@ -128,6 +141,7 @@ function render(view) {
   $("close").disabled = !(view.status === "handoff" || mine);
   $("reply").disabled = !mine;
   $("reply-form").querySelector("button").disabled = !mine;
+  for (const id of ["note-form", "transfer-form"]) $(id).querySelector("button").disabled = false;
 
   const transcript = $("transcript");
   transcript.replaceChildren();
@@ -164,8 +178,12 @@ function render(view) {
 async function act(path, body) {
   $("action-error").textContent = "";
   try {
-    await api("POST", `/${encodeURIComponent(state.selected)}${path}`, body);
-    await refresh();
+    const outcome = await api("POST", `/${encodeURIComponent(state.selected)}${path}`, body);
+    if (outcome.status === "handoff" || outcome.status === "agent") {
+      await refresh();
+    } else {
+      leave(`Status: ${outcome.status} · no longer with the agents`);
+    }
     await loadQueue();
     return true;
   } catch (error) {
@@ -191,7 +209,10 @@ function connect() {
     } else if (data.type === "queue_changed") {
       await loadQueue();
     } else if (data.type === "event" && data.conversation_id === state.selected) {
-      await refresh();
+      const selected = state.selected;
+      await refresh().catch(() => {
+        if (state.selected === selected) leave("This conversation is no longer in the queue or assigned to you.");
+      });
     }
   });
   socket.addEventListener("close", () => {
