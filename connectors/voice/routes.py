@@ -29,12 +29,14 @@ from connectors.voice.config import TwilioCredentials, webhook_auth_token
 from connectors.voice.errors import CallProtocolError, StreamRefused, WebhookForbidden
 from connectors.voice.logs import route_pipecat_logs
 from connectors.voice.serializer import StreamStart, parse_message, parse_start
-from connectors.voice.signing import StreamTokens, twilio_signature_valid
+from connectors.voice.signing import StreamGrant, StreamTokens, twilio_signature_valid
 from connectors.voice.twiml import connect_stream, say_and_hang_up
 
 log = get_logger(__name__)
 
 START_TIMEOUT_SECS = 10.0
+#: Websockets allowed at once between opening and a valid ``start`` (each waits at most START_TIMEOUT_SECS).
+MAX_PENDING_HANDSHAKES = 64
 MAX_MESSAGE_BYTES = 64 * 1024
 BUSY = "Sorry, all our lines are busy right now. Please call again in a few minutes."
 #: The stream parameter that carries the token (Twilio returns it in ``start.customParameters``).
@@ -55,6 +57,9 @@ class VoiceState:
     """``TWILIO_AUTH_TOKEN``: set, every Twilio webhook must be signed with it."""
     models: object | None = None
     calls: dict[str, asyncio.Task[None] | None] = field(default_factory=dict)
+    """Admitted calls in progress (bounded by ``voice.max_concurrent_calls``)."""
+    handshakes: int = 0
+    """Websockets that have not yet shown a valid ``start`` (bounded by :data:`MAX_PENDING_HANDSHAKES`)."""
 
 
 VOICE: web.AppKey[VoiceState] = web.AppKey("voice", VoiceState)
@@ -177,7 +182,10 @@ async def _read_start(ws: web.WebSocketResponse) -> StreamStart:
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
-    """One call's Media Stream: handshake, then the pipeline until the call ends."""
+    """One call's Media Stream: signature, handshake and token, then the pipeline until the call ends.
+
+    Sockets still in the handshake are bounded apart from calls (:data:`MAX_PENDING_HANDSHAKES`), so
+    sockets that never say ``start`` cannot hold the lines that admitted calls need."""
     from connectors.voice.pipeline import run_call
 
     state = request.app[VOICE]
@@ -186,31 +194,24 @@ async def stream(request: web.Request) -> web.StreamResponse:
     check_twilio_signature(request, [], urls=[request_url(request, websocket=True), request_url(request)])
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30)
     await ws.prepare(request)
-    key = uuid.uuid4().hex
-    if len(state.calls) >= runtime.project.config.voice.max_concurrent_calls:
+    if state.handshakes >= MAX_PENDING_HANDSHAKES:
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"busy")
         return ws
+    state.handshakes += 1
+    try:
+        admitted = await _admit(ws, state)
+    finally:
+        state.handshakes -= 1
+    if admitted is None:
+        return ws
+    start, grant = admitted
+    if state.models is None or len(state.calls) >= runtime.project.config.voice.max_concurrent_calls:
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER,
+                       message=b"busy" if state.models is not None else b"busy: speech models not loaded")
+        return ws
+    key = uuid.uuid4().hex
     state.calls[key] = None
     try:
-        try:
-            start = await _read_start(ws)
-        except CallProtocolError as exc:
-            log.warning("voice_protocol_error", error=str(exc), phase="handshake")
-            await ws.close(code=CallProtocolError.close_code, message=str(exc)[:120].encode())
-            return ws
-        except (TimeoutError, ConnectionResetError) as exc:
-            log.info("voice_no_start", error=str(exc) or type(exc).__name__)
-            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"no start message")
-            return ws
-        try:
-            grant = state.tokens.redeem(start.custom_parameters.get(TOKEN_PARAMETER), call_sid=start.call_sid)
-        except StreamRefused as exc:
-            log.warning("voice_stream_refused", reason=str(exc))
-            await ws.close(code=StreamRefused.close_code, message=b"stream token refused")
-            return ws
-        if state.models is None:
-            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"busy")
-            return ws
         conversation_id = grant.conversation_id
         log.info("voice_call_started", conversation_id=conversation_id)
         result = await run_call(ws, start, runtime, state.models,  # type: ignore[arg-type]
@@ -222,3 +223,25 @@ async def stream(request: web.Request) -> web.StreamResponse:
         if not ws.closed:
             await ws.close()
     return ws
+
+
+async def _admit(ws: web.WebSocketResponse, state: VoiceState) -> tuple[StreamStart, StreamGrant] | None:
+    """The call's ``start`` and the grant of its token; ``None`` once ``ws`` was closed for a broken
+    handshake (1002), no ``start`` in time or a missing, forged, expired or foreign token (1008)."""
+    try:
+        start = await _read_start(ws)
+    except CallProtocolError as exc:
+        log.warning("voice_protocol_error", error=str(exc), phase="handshake")
+        await ws.close(code=CallProtocolError.close_code, message=str(exc)[:120].encode())
+        return None
+    except (TimeoutError, ConnectionResetError) as exc:
+        log.info("voice_no_start", error=str(exc) or type(exc).__name__)
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"no start message")
+        return None
+    try:
+        grant = state.tokens.redeem(start.custom_parameters.get(TOKEN_PARAMETER), call_sid=start.call_sid)
+    except StreamRefused as exc:
+        log.warning("voice_stream_refused", reason=str(exc))
+        await ws.close(code=StreamRefused.close_code, message=b"stream token refused")
+        return None
+    return start, grant

@@ -4,6 +4,7 @@ proves the token is checked before anything a call needs."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -73,6 +74,12 @@ def stream_token(twiml: str) -> str:
 async def open_stream(url: str, parameters: dict[str, str], call_sid: str | None = CALL_SID,
                       headers: dict[str, str] | None = None) -> int | None:
     """Open ``/voice/stream`` like Twilio (connected, start with ``parameters``); the code it is closed with."""
+    return (await stream_closed(url, parameters, call_sid, headers))[0]
+
+
+async def stream_closed(url: str, parameters: dict[str, str], call_sid: str | None = CALL_SID,
+                        headers: dict[str, str] | None = None) -> tuple[int | None, str]:
+    """Like :func:`open_stream`; the close code and the reason the server gave."""
     start: dict[str, Any] = {"streamSid": "MZ1", "accountSid": "AC" + "0" * 32, "tracks": ["inbound"],
                              "customParameters": parameters,
                              "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}
@@ -84,7 +91,7 @@ async def open_stream(url: str, parameters: dict[str, str], call_sid: str | None
         await ws.send_str(json.dumps({"event": "start", "streamSid": "MZ1", "start": start}))
         message = await ws.receive(timeout=10)
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), message
-        return ws.close_code
+        return ws.close_code, str(message.extra or "")
 
 
 # --- the signatures themselves ---------------------------------------------------------------------------
@@ -124,6 +131,19 @@ def test_stream_token_reads_back_only_for_its_call_before_it_expires() -> None:
     assert tokens.redeem(token, call_sid="CA1", now=1001.0).conversation_id == "voice-CA1"
     with pytest.raises(StreamRefused, match="already used"):
         tokens.redeem(token, call_sid="CA1", now=1002.0)
+
+
+def test_a_token_minted_by_one_worker_opens_the_stream_on_another_with_the_shared_secret() -> None:
+    """Workers sharing CARELINE_SECRET accept each other's tokens (TwiML and stream may reach different
+    workers); a worker with its own random secret does not."""
+    from bot.settings import Settings
+
+    env = {"CARELINE_SECRET": "a-secret-every-worker-shares-0123456789"}
+    twiml_worker, stream_worker = Settings.from_env(env), Settings.from_env(env)
+    token = StreamTokens(twiml_worker.secret).mint("voice-CA7", "CA7", None)
+    assert StreamTokens(stream_worker.secret).redeem(token, call_sid="CA7").conversation_id == "voice-CA7"
+    with pytest.raises(StreamRefused, match="signature"):
+        StreamTokens(Settings().secret).redeem(token, call_sid="CA7")
 
 
 def test_a_voice_turn_source_is_the_caller_id_else_the_call() -> None:
@@ -263,6 +283,26 @@ async def test_the_twiml_token_gets_past_the_check_once(runtime: Any) -> None:
         missing_sid = await open_stream(url, {"token": stream_token((await post_twiml(url, FORM))[1])},
                                         call_sid=None)
     assert (first, replay, missing_sid) == (TRY_AGAIN_LATER, POLICY_VIOLATION, POLICY_VIOLATION)
+
+
+async def test_sockets_that_never_start_do_not_take_the_lines(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As many idle sockets as ``voice.max_concurrent_calls`` leave a real call free to pass its token check;
+    past MAX_PENDING_HANDSHAKES idle sockets, a new one is turned away at once."""
+    monkeypatch.setattr(routes, "MAX_PENDING_HANDSHAKES", 10)
+    lines = runtime.project.config.voice.max_concurrent_calls
+    async with voice_server(runtime) as url, aiohttp.ClientSession() as http:
+        ws_url = url.replace("http://", "ws://") + "/voice/stream"
+        idle = [await http.ws_connect(ws_url) for _ in range(lines)]
+        await asyncio.sleep(0.2)
+        code, reason = await stream_closed(url, {"token": stream_token((await post_twiml(url, FORM))[1])})
+        idle += [await http.ws_connect(ws_url) for _ in range(10 - lines)]
+        await asyncio.sleep(0.2)
+        async with http.ws_connect(ws_url) as extra:
+            turned_away = await extra.receive(timeout=2)
+        for ws in idle:
+            await ws.close()
+    assert (code, reason) == (TRY_AGAIN_LATER, "busy: speech models not loaded")
+    assert turned_away.type is aiohttp.WSMsgType.CLOSE and turned_away.data == TRY_AGAIN_LATER
 
 
 async def test_with_an_auth_token_the_stream_handshake_must_be_signed_too(
