@@ -44,7 +44,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.conversation import ConversationState, Status
 from bot.engine import Engine
-from bot.errors import CarelineError
+from bot.errors import CarelineError, RateLimited
 from bot.events import AgentMessage, BotUttered
 from bot.logs import get_logger
 from bot.messages import BotMessage, Button, UserMessage
@@ -58,6 +58,7 @@ from connectors.voice.turns import CallerTurnFrame
 log = get_logger(__name__)
 
 TROUBLE = "Sorry, I'm having trouble right now. Please try again in a moment."
+SLOW_DOWN = "Sorry, that was a lot at once. Please wait a moment, then try again."
 #: A collected slot filled from one of these built-in entities (see bot/nlu/entities.py) is answered in a
 #: closed form: a 4-digit PIN, a 6-digit one-time code, a phone number, an order number like A1001.
 ENTITY_EXPECTATIONS = {"pin": Expectation(Expect.DIGITS, digits=4), "otp_code": Expectation(Expect.DIGITS, digits=6),
@@ -200,6 +201,10 @@ class EngineBridge(FrameProcessor):
                     self.conversation_id,
                     UserMessage(text, "voice", {**self.metadata, **metadata}, source=self.source)))
                 state = await self.engine.state(self.conversation_id)
+            except RateLimited as exc:  # nothing was stored: the caller hears why, the call goes on
+                log.warning("voice_turn_refused", error=str(exc), retry_after=exc.retry_after)
+                await self._say([BotMessage(SLOW_DOWN)], record=False)
+                return
             except CarelineError as exc:
                 log.error("voice_turn_failed", error=str(exc), error_type=type(exc).__name__)
                 await self._say([BotMessage(TROUBLE)], record=False)

@@ -344,3 +344,52 @@ async def test_a_call_runs_in_the_minted_conversation_with_the_caller_as_source(
     said = [e for e in state.events if isinstance(e, UserUttered)]
     assert said and all(e.channel == "voice" for e in said)
     assert {e.client for e in said} == {runtime.settings.client_key("caller:+15550100")}
+
+
+# --- the bridge hands the connector's source to the engine ---------------------------------------------
+
+
+class _RecordingEngine:
+    """Stands in for the engine: records each message, refuses the second one as rate limited."""
+
+    def __init__(self) -> None:
+        self.messages: list[UserMessage] = []
+
+    async def handle(self, conversation_id: str, message: UserMessage) -> list[Any]:
+        from bot.errors import RateLimited
+
+        self.messages.append(message)
+        if len(self.messages) > 1:
+            raise RateLimited("too many turns", retry_after=30)
+        return []
+
+    async def state(self, conversation_id: str) -> Any:
+        from bot.conversation import ConversationState
+
+        return ConversationState(conversation_id)
+
+
+async def test_bridge_sends_voice_turns_with_the_call_source_and_speaks_a_refusal(demo_project: Any) -> None:
+    """Every turn reaches the engine on channel voice with the source the connector set (``caller:<From>``),
+    the caller's metadata kept apart as data; a rate-limited turn is answered with a spoken "wait"."""
+    from bot.messages import BotMessage
+    from connectors.voice.bridge import SLOW_DOWN, EngineBridge
+
+    engine = _RecordingEngine()
+    bridge = EngineBridge(engine, demo_project, "voice-CA1", demo_project.config.voice,  # type: ignore[arg-type]
+                          metadata={"call_sid": "CA1"}, source="caller:+15550100")
+    spoken: list[list[BotMessage]] = []
+
+    async def say(messages: list[BotMessage], *, record: bool) -> None:
+        spoken.append(messages)
+
+    async def expect(*_args: Any) -> None:
+        return None
+
+    bridge._say = say  # type: ignore[method-assign]
+    bridge._expect = expect  # type: ignore[method-assign]
+    await bridge._turn("where is my order", {"source": "speech"})
+    await bridge._turn("4567", {"source": "dtmf"})
+    assert [(m.channel, m.source) for m in engine.messages] == [("voice", "caller:+15550100")] * 2
+    assert engine.messages[0].metadata == {"call_sid": "CA1", "source": "speech"}
+    assert [m.text for m in spoken[-1]] == [SLOW_DOWN]
