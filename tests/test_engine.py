@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
 from bot.conversation import Status
+from bot.engine import TurnTimedOut
 from bot.errors import MessageTooLong, RateLimited, RequestError
 from bot.events import AgentMessage, BotUttered, Escalated, UserUttered
+from bot.locks import InProcessLocks, Lease, LockLost
 from bot.messages import UserMessage
 from bot.runtime import Runtime
 from bot.turn import Turn
@@ -163,3 +167,61 @@ async def test_flooding_a_conversation_is_refused_and_stores_nothing(runtime: Ru
         await runtime.engine.handle("flood", UserMessage("/greet"))
     assert refused.value.status == 429 and 1 <= refused.value.retry_after <= 60
     assert len((await runtime.engine.state("flood")).events) == stored
+
+
+async def test_a_retried_message_id_is_answered_from_the_stored_turn(runtime: Runtime) -> None:
+    """Resending a message with the same client id runs no second turn: one stored message, same answer."""
+    first = await runtime.engine.handle("c", UserMessage("hello there", message_id="m-1"))
+    again = await runtime.engine.handle("c", UserMessage("hello there", message_id="m-1"))
+    assert [(r.text, r.buttons) for r in again] == [(r.text, r.buttons) for r in first] and first
+    state = await runtime.engine.state("c")
+    assert [e.message_id for e in state.events if isinstance(e, UserUttered)] == ["m-1"]
+    other = await runtime.engine.handle("c", UserMessage("/bot_challenge", message_id="m-2"))
+    assert "virtual assistant" in other[0].text
+
+
+async def test_concurrent_copies_of_one_message_run_one_turn(runtime: Runtime) -> None:
+    """Three copies of one message id sent at once are stored once and all get the first turn's answer."""
+    slow = _SlowStage()
+    runtime.engine.stages.insert(1, slow)
+    answers = await asyncio.gather(*(runtime.engine.handle("c", UserMessage("hello", message_id="m-1"))
+                                     for _ in range(3)))
+    assert len({tuple(r.text for r in replies) for replies in answers}) == 1 and answers[0]
+    users = [e for e in (await runtime.engine.state("c")).events if isinstance(e, UserUttered)]
+    assert len(users) == 1
+
+
+class _Stuck:
+    """A stage that never finishes in time (a hung provider)."""
+
+    name = "stuck"
+
+    async def run(self, turn: Turn) -> None:
+        await asyncio.sleep(5)
+
+
+async def test_a_turn_past_its_deadline_is_abandoned_and_not_stored(runtime: Runtime) -> None:
+    """A turn that outlives the engine's deadline raises TurnTimedOut (a StoreError: 503) and stores nothing."""
+    runtime.engine.turn_timeout = 0.3
+    runtime.engine.stages.insert(1, _Stuck())
+    with pytest.raises(TurnTimedOut):
+        await runtime.engine.handle("c", UserMessage("hello"))
+    assert (await runtime.engine.state("c")).events == []
+
+
+class _LostLocks(InProcessLocks):
+    """Locks whose lease is already gone by commit time (another worker took over)."""
+
+    @asynccontextmanager
+    async def hold(self, conversation_id: str) -> AsyncIterator[Lease]:
+        lease = Lease(conversation_id)
+        lease.lost = True
+        yield lease
+
+
+async def test_a_turn_whose_lease_was_lost_is_not_committed(runtime: Runtime) -> None:
+    """A holder whose lease ran out mid-turn is fenced: LockLost, nothing stored."""
+    runtime.engine.locks = _LostLocks()
+    with pytest.raises(LockLost):
+        await runtime.engine.handle("c", UserMessage("hello"))
+    assert (await runtime.engine.state("c")).events == []

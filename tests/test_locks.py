@@ -1,10 +1,17 @@
-"""Per-conversation locks: in-process, and through Redis for several workers."""
+"""Per-conversation locks: in-process, and through Redis for several workers (leases renewed by their
+holder, freed within a lease when the holder dies, fenced when lost)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 
-from bot.locks import InProcessLocks, RedisLocks
+import pytest
+import redis.asyncio as redis
+
+from bot.errors import StoreError
+from bot.locks import InProcessLocks, LockLost, RedisLocks
 
 
 async def _exclusive(locks_a: object, locks_b: object) -> tuple[list[str], int]:
@@ -46,3 +53,72 @@ async def test_redis_locks_exclude_across_workers(redis_url: str) -> None:
     finally:
         await worker_a.close()
         await worker_b.close()
+
+
+def _prefix() -> str:
+    return f"careline:test:{uuid.uuid4().hex}:"
+
+
+async def test_a_dead_holders_lock_frees_within_its_lease(redis_url: str) -> None:
+    """A lock whose holder stopped renewing it (a killed worker) is free again within the lease, not after
+    a long fixed timeout."""
+    prefix = _prefix()
+    admin = redis.from_url(redis_url)
+    locks = RedisLocks(redis_url, prefix=prefix, lease=1.0, wait=10.0)
+    try:
+        await admin.set(prefix + "conv", "a-worker-that-died", px=1000)  # held, and nobody renews it
+        began = time.monotonic()
+        async with locks.hold("conv"):
+            waited = time.monotonic() - began
+        assert 0.5 < waited < 3
+    finally:
+        await admin.aclose()
+        await locks.close()
+
+
+async def test_a_live_holder_renews_its_lease_for_as_long_as_its_turn_runs(redis_url: str) -> None:
+    """A turn three leases long keeps the conversation: another worker cannot take it meanwhile."""
+    prefix = _prefix()
+    worker_a = RedisLocks(redis_url, prefix=prefix, lease=0.6, wait=10.0)
+    worker_b = RedisLocks(redis_url, prefix=prefix, lease=0.6, wait=0.5)
+    try:
+        async with worker_a.hold("conv") as lease:
+            await asyncio.sleep(1.8)
+            with pytest.raises(StoreError, match="stayed locked"):
+                async with worker_b.hold("conv"):
+                    pass
+            await lease.check()
+    finally:
+        await worker_a.close()
+        await worker_b.close()
+
+
+async def test_a_holder_that_lost_its_lease_is_fenced_off(redis_url: str) -> None:
+    """When another worker took the conversation (the lease ran out), the old holder's check before
+    committing raises LockLost, and the new holder is not disturbed by the old one's release."""
+    prefix = _prefix()
+    admin = redis.from_url(redis_url)
+    worker_a = RedisLocks(redis_url, prefix=prefix, lease=5.0)
+    try:
+        async with worker_a.hold("conv") as lease:
+            await admin.set(prefix + "conv", "worker-b-token", px=5000)  # A's lease expired; B took over
+            with pytest.raises(LockLost):
+                await lease.check()
+        assert await admin.get(prefix + "conv") == b"worker-b-token"
+    finally:
+        await admin.delete(prefix + "conv")
+        await admin.aclose()
+        await worker_a.close()
+
+
+async def test_redis_down_is_a_store_error(redis_url: str) -> None:
+    """Locks on an unreachable Redis raise StoreError (HTTP 503), never a driver exception."""
+    locks = RedisLocks("redis://127.0.0.1:9/0", prefix=_prefix(), timeout=0.5)
+    try:
+        with pytest.raises(StoreError):
+            async with locks.hold("conv"):
+                pass
+        with pytest.raises(StoreError):
+            await locks.ping()
+    finally:
+        await locks.close()

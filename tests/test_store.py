@@ -10,6 +10,7 @@ import pytest
 from bot.errors import ConcurrentWriteError, StoreError
 from bot.events import BotUttered, Escalated, SlotSet, UserUttered
 from bot.storage import ConversationStore, open_database
+from bot.storage.conversations import DuplicateMessage
 
 
 async def _store(url: str) -> ConversationStore:
@@ -116,3 +117,28 @@ async def test_a_cancelled_write_never_wedges_the_store(database_url: str) -> No
         assert [t for t in texts if t.startswith("sure")] == [f"sure {i}" for i in range(25)]
     finally:
         await store.db.close()
+
+
+async def test_a_client_message_id_is_stored_once_per_conversation(database_url: str) -> None:
+    """A second user event with a stored message id is refused (DuplicateMessage) even at a fresh sequence
+    number, as from a worker that raced past the lock; another conversation may use the same id."""
+    store = await _store(database_url)
+    try:
+        await store.append("c1", [UserUttered(text="cancel", message_id="m-1"), BotUttered(text="ok")],
+                           expected_seq=0)
+        with pytest.raises(DuplicateMessage):
+            await store.append("c1", [UserUttered(text="cancel", message_id="m-1")], expected_seq=2)
+        assert [e.type for e in (await store.load("c1")).events] == ["user", "bot"]
+        await store.append("c2", [UserUttered(text="cancel", message_id="m-1")], expected_seq=0)
+        await store.append("c1", [UserUttered(text="no id"), UserUttered(text="no id")], expected_seq=2)
+    finally:
+        await store.db.close()
+
+
+async def test_a_closed_database_is_a_store_error(database_url: str) -> None:
+    """Using a store whose database was closed raises StoreError (HTTP 503), not a driver or attribute error."""
+    store = await _store(database_url)
+    await store.append("c", [UserUttered(text="before")], expected_seq=0)
+    await store.db.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.load("c")
