@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from bot.conversation import Status
-from bot.engine import TurnTimedOut
+from bot.engine import Engine, TurnTimedOut
 from bot.errors import MessageTooLong, RateLimited, RequestError
 from bot.events import AgentMessage, BotUttered, Escalated, UserUttered
 from bot.locks import InProcessLocks, Lease, LockLost
@@ -225,3 +225,17 @@ async def test_a_turn_whose_lease_was_lost_is_not_committed(runtime: Runtime) ->
     with pytest.raises(LockLost):
         await runtime.engine.handle("c", UserMessage("hello"))
     assert (await runtime.engine.state("c")).events == []
+
+
+async def test_two_workers_racing_past_the_lock_store_a_message_id_once(runtime: Runtime) -> None:
+    """Two engines on one store, each with its own lock (as workers whose lock failed them): copies of one
+    message id racing are stored once; the loser answers from the winner's turn."""
+    slow = _SlowStage()
+    runtime.engine.stages.insert(1, slow)
+    other = Engine(runtime.project, runtime.engine.store, runtime.engine.stages, locks=InProcessLocks())
+    answers = await asyncio.gather(runtime.engine.handle("c", UserMessage("hello", message_id="m-1")),
+                                   other.handle("c", UserMessage("hello", message_id="m-1")))
+    assert slow.max_active == 2  # both turns really ran at once
+    assert [r.text for r in answers[0]] == [r.text for r in answers[1]] and answers[0]
+    users = [e for e in (await runtime.engine.state("c")).events if isinstance(e, UserUttered)]
+    assert len(users) == 1

@@ -238,9 +238,11 @@ async def test_a_stalled_database_is_503_within_the_bound_and_commits_nothing_la
     async with serve_app(web_app(runtime)) as url, aiohttp.ClientSession(timeout=timeout) as http:
         assert (await post(http, url, "c1", "first"))[0] == 200
         stall.armed = True
-        status, took = await post(http, url, "c1", "second")
+        try:
+            status, took = await post(http, url, "c1", "second")
+        finally:
+            pg_proxy.resume()
         assert status == 503 and took < 5
-        pg_proxy.resume()
         await asyncio.sleep(1.5)
     texts = [e.text for e in await stored(pg_url, "c1") if isinstance(e, UserUttered)]
     assert texts == ["first"]
