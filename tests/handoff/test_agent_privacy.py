@@ -14,7 +14,10 @@ from typing import Any
 
 import aiohttp
 
+from bot.events import BotUttered, FlowStarted, FlowStepReached, SlotSet, UserUttered
 from bot.handoff.config import ChatwootConfig, WebhookConfig
+from bot.handoff.privacy import Redactor
+from bot.project import Project
 from bot.runtime import Runtime
 
 from .conftest import ADMIN_AUTH, AGENT_AUTH, BOB_AUTH
@@ -191,3 +194,27 @@ async def test_helpdesk_payloads_are_masked(make_runtime: Any) -> None:
     assert by_event["customer_message"]["data"]["text"] == "again: [email] [date of birth]"
     note = next(c["body"]["content"] for c in calls if c["body"].get("private"))
     assert "verified; gave email, date of birth" in note and "[date of birth]" in note and "A1002" in note
+
+
+def test_what_verification_answers_read_as(demo_project: Project) -> None:
+    """An order number stays readable, a requested code stays readable, a malformed code's digits and the code
+    itself are masked (also where the bot repeats it), and a request for a person at that step stays readable."""
+    def step(step_id: str) -> FlowStepReached:
+        return FlowStepReached(flow_id="authentication", step_id=step_id)
+
+    order = UserUttered(text="where is my order A1002",
+                        entities=({"entity": "order_number", "value": "A1002", "start": 18, "end": 23},))
+    events = [order, FlowStarted(flow_id="authentication"), step("identify"), SlotSet(name="identifier", value="A1002"),
+              step("choose_proof"), UserUttered(text="send me a code", intent="request_code"),
+              SlotSet(name="verification", value="otp"), step("enter_code"), UserUttered(text="it is 12345"),
+              UserUttered(text="123456"), SlotSet(name="otp_code", value="123456"),
+              BotUttered(text="I got 123456, thanks"), UserUttered(text="agent please")]
+    redactor = Redactor(events, demo_project)
+    read = [redactor.user_text(e) if isinstance(e, UserUttered) else redactor.scrub(e.text)
+            for e in events if isinstance(e, UserUttered | BotUttered)]
+    assert read == ["where is my order A1002", "send me a code", "it is [number]", "[one-time code]",
+                    "I got [one-time code], thanks", "agent please"]
+    assert redactor.proofs == ["one-time code"]
+    assert [redactor.event(e).value for e in events if isinstance(e, SlotSet)] == ["***", "***", "***"]
+    revealed = Redactor(events, demo_project, reveal=True)
+    assert [revealed.event(e) for e in events] == events
