@@ -10,6 +10,7 @@ text, so the word error rate compares it with what the case said (see :func:`wor
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from typing import Any
 
@@ -50,12 +51,13 @@ class VoiceTarget(HttpTarget):
         from connectors.voice.caller import SimulatedCaller
 
         stack = contextlib.AsyncExitStack()
-        caller = await stack.enter_async_context(SimulatedCaller.connect(self.base_url,
-                                                                         conversation_id=conversation_id))
+        # the server mints the call's conversation id (a caller never chooses it): the tracker is read under it
+        caller = await stack.enter_async_context(SimulatedCaller.connect(
+            self.base_url, auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None))
         self._calls[conversation_id] = (stack, caller)
         with contextlib.suppress(TimeoutError):
             await caller.next_reply(within=self.reply_timeout)  # the greeting, when the line has one
-        return await self._events(conversation_id)
+        return await self._events(caller.conversation_id)
 
     async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> tuple[list[Event], float]:
         if conversation_id not in self._calls:
@@ -69,7 +71,7 @@ class VoiceTarget(HttpTarget):
         with contextlib.suppress(TimeoutError):  # a handed-off or silent bot says nothing: judged by events
             reply = await caller.next_reply(within=self.reply_timeout)
             latency = max(reply.latency_ms or 0.0, 0.0)  # a DTMF reply can start before the key gap ends
-        return await self._events(conversation_id), latency
+        return await self._events(caller.conversation_id), latency
 
     async def _events(self, conversation_id: str) -> list[Event]:
         from evals.targets import event_from_tracker

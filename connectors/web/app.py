@@ -1,7 +1,7 @@
 """The aiohttp application every web-facing channel is served from.
 
 Routes:
-    GET  /health                            liveness and what is loaded
+    GET  /health, /ready                    liveness and readiness (connectors/web/health.py)
     POST /webhooks/rest/webhook             Rasa REST channel (for trusted backends)
     GET  /conversations/{id}/tracker        Rasa-like tracker JSON (bearer admin token)
 
@@ -12,7 +12,9 @@ The REST channel takes Rasa's body ``{"sender", "message", "metadata"?}`` plus a
 channel is always ``rest``; ``metadata`` is the client's own data, stored and never trusted. With
 ``CARELINE_REST_TOKEN`` set it requires ``Authorization: Bearer <token>``. Messages are rate-limited per
 client source (``limits.max_messages_per_minute_per_client``, shared by workers through Redis): over the
-limit the answer is 429 with ``Retry-After`` and nothing is stored.
+limit the answer is 429 with ``Retry-After`` and nothing is stored. The source is the peer address
+(``ip:203.0.113.7``; ``X-Forwarded-For`` is not trusted) on an open channel; with the token, the caller is a
+backend relaying for many customers from one address, so each sender is its own client (``rest-sender:ID``).
 
 Every JSON body (REST, widget, handoff and ops APIs) goes through :func:`parse_json_object`, which refuses
 with a 400 naming the problem what the standard parser accepts but the rest of the system cannot hold:
@@ -222,16 +224,6 @@ async def admit_client(request: web.Request, source: str) -> None:
         raise
 
 
-async def health(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    return web.json_response({
-        "status": "ok",
-        "assistant": runtime.project.config.assistant_id,
-        "database": runtime.database.dialect,
-        "project_fingerprint": runtime.project.fingerprint[:12],
-    })
-
-
 async def rest_webhook(request: web.Request) -> web.Response:
     """Rasa REST channel: ``{"sender", "message", "metadata"?, "message_id"?}`` →
     ``[{"recipient_id", "text", "buttons"}]``."""
@@ -247,7 +239,6 @@ async def rest_webhook(request: web.Request) -> web.Response:
     if not isinstance(metadata, dict):
         raise RequestError("'metadata' must be an object")
     message_id = message_id_of(body.get("message_id"))
-    # A backend holding the REST token relays for many customers from one address: each sender is a client.
     source = f"rest-sender:{sender}" if trusted else client_source(request)
     await admit_client(request, source)
     replies = await runtime.engine.handle(
@@ -267,6 +258,7 @@ async def tracker(request: web.Request) -> web.Response:
 
 #: Route modules of other connectors, each with ``setup_routes(app)``; mounted when the module exists.
 ROUTE_MODULES = (
+    "connectors.web.health",
     "connectors.web.widget",
     "connectors.web.handoff_api",
     "connectors.web.agent_console",
@@ -289,7 +281,6 @@ def create_app(runtime: Runtime) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=runtime.settings.max_body_bytes)
     app[RUNTIME] = runtime
     app[LIMITER] = make_limiter(runtime.settings.redis_url)
-    app.router.add_get("/health", health)
     app.router.add_post("/webhooks/rest/webhook", rest_webhook)
     app.router.add_get("/conversations/{conversation_id}/tracker", tracker)
     for module in ROUTE_MODULES:
