@@ -104,8 +104,9 @@ async def test_a_request_without_a_sender_is_refused_and_lands_in_no_shared_conv
 
 async def test_the_rest_token_is_required_when_set(make_server: ServerFactory) -> None:
     """With CARELINE_REST_TOKEN set, no or a wrong bearer token is 401 (with WWW-Authenticate) and stores
-    nothing; the right one is served."""
-    async with make_server(rest_token=REST_TOKEN) as site, aiohttp.ClientSession() as http:
+    nothing; the right one is served, and each sender of the trusted backend is its own client for limits."""
+    limits = {"max_messages_per_minute_per_client": 2}
+    async with make_server(rest_token=REST_TOKEN, limits=limits) as site, aiohttp.ClientSession() as http:
         body = {"sender": "backend-1", "message": "hello"}
         for headers in (None, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": REST_TOKEN},
                         {"Authorization": "Basic " + REST_TOKEN}):
@@ -116,6 +117,12 @@ async def test_the_rest_token_is_required_when_set(make_server: ServerFactory) -
         status, answer, _ = await say(http, site.url, body, {"Authorization": f"Bearer {REST_TOKEN}"})
         assert status == 200 and "Northwind assistant" in answer[0]["text"]
         assert await user_texts(site.runtime, "backend-1") == ["hello"]
+        for sender in ("backend-2", "backend-3"):
+            status, _, _ = await say(http, site.url, {"sender": sender, "message": "hello"},
+                                     {"Authorization": f"Bearer {REST_TOKEN}"})
+            assert status == 200
+        clients = {(await site.runtime.engine.state(s)).events[0].client for s in ("backend-1", "backend-3")}
+        assert len(clients) == 2 and None not in clients
 
 
 async def test_the_client_message_id_is_passed_through_and_validated(server: str, runtime: Runtime) -> None:
