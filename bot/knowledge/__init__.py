@@ -18,13 +18,15 @@ from pathlib import Path
 from bot.cache import cache_dir
 from bot.embeddings import Embedder
 from bot.errors import ProviderError
-from bot.knowledge.answer_extractive import extract, source_line
+from bot.knowledge.answer_extractive import source_line
 from bot.knowledge.answer_llm import LLMAnswerer
+from bot.knowledge.answer_select import AnswerSelector
 from bot.knowledge.config import KnowledgeConfig
 from bot.knowledge.grounding import check_grounding
 from bot.knowledge.ingest import IngestReport, Progress, ingest
 from bot.knowledge.retriever import Retriever
 from bot.knowledge.types import Chunk, Citation, KnowledgeAnswer, RetrievedChunk
+from bot.knowledge.vocabulary import rewrite
 from bot.llm import LLMConfig
 from bot.logs import get_logger
 
@@ -51,6 +53,7 @@ class KnowledgeBase:
         self.llm = llm
         self.report = report
         """What the ingest at :meth:`open` did (added, updated, removed, skipped files)."""
+        self.selector = AnswerSelector(embedder, retriever.vocabulary)
 
     @classmethod
     def open(cls, project_dir: Path, config: KnowledgeConfig, *, embedder: Embedder, llm: LLMConfig | None = None,
@@ -78,22 +81,32 @@ class KnowledgeBase:
 
     async def answer(self, question: str, *, context: Sequence[str] = ()) -> KnowledgeAnswer:
         """A cited answer, or ``answered=False`` (empty text) when nothing grounds one."""
-        chunks = await self.search(question, context=context)
-        relevant = [c for c in chunks if c.similarity >= self.config.threshold]
-        if not relevant:
-            log.info("knowledge_no_answer", reason="below_threshold",
-                     best=round(max((c.similarity for c in chunks), default=0.0), 3))
-            return KnowledgeAnswer(False, "", (), tuple(chunks), "none")
+        asked = question
+        question = rewrite(question)
+        chunks = await self.search(question, context=context,
+                                   top_k=max(self.config.top_k, self.config.answer_candidates))
         if self.llm is not None:
-            generated = await self._generated(question, context, relevant, chunks)
+            relevant = [c for c in chunks if c.similarity >= self.config.threshold]
+            generated = await self._generated(asked, context, relevant, chunks) if relevant else None
             if generated is not None:
                 return generated
-        text = await extract(question, relevant[0], self.embedder, max_sentences=self.config.max_answer_sentences)
+        recent = [t for t in context if t.strip()][-self.config.context_turns:] if self.config.context_turns else []
+        selection = await self.selector.select(
+            question, recent, chunks, follow_up=self.retriever.is_follow_up(question, recent),
+            max_sentences=self.config.max_answer_sentences)
+        confident = max((c.similarity for c in chunks), default=-1.0) >= self.config.confident_similarity
+        if selection is None or (selection.probability < self.config.answer_threshold and not confident):
+            log.info("knowledge_no_answer", reason="no_candidate_answers",
+                     best=round(selection.probability, 3) if selection else None,
+                     similarity=round(max((c.similarity for c in chunks), default=0.0), 3))
+            return KnowledgeAnswer(False, "", (), tuple(chunks), "none")
+        chunk = selection.candidate.chunk
+        text = selection.text
         if self.config.cite_in_text:
-            text = f"{text}\n\n{source_line(relevant[0])}"
-        log.info("knowledge_answered", mode="extractive", doc_id=relevant[0].doc_id,
-                 similarity=round(relevant[0].similarity, 3))
-        return KnowledgeAnswer(True, text, (Citation.of(relevant[0]),), tuple(chunks), "extractive")
+            text = f"{text}\n\n{source_line(chunk)}"
+        log.info("knowledge_answered", mode="extractive", doc_id=chunk.doc_id,
+                 probability=round(selection.probability, 3), similarity=round(chunk.similarity, 3))
+        return KnowledgeAnswer(True, text, (Citation.of(chunk),), tuple(chunks), "extractive")
 
     async def _generated(self, question: str, context: Sequence[str], relevant: list[RetrievedChunk],
                          chunks: list[RetrievedChunk]) -> KnowledgeAnswer | None:

@@ -40,10 +40,28 @@ def _overlap(question_words: set[str], sentence: str) -> float:
     return len(question_words & found) / len(question_words) if question_words else 0.0
 
 
-def _units(body: str) -> list[tuple[str, bool]]:
+def logical_lines(body: str) -> list[str]:
+    """``body``'s lines with hard-wrapped continuations joined back: a line that starts no list item or table
+    row, after a non-blank line, continues that line (Markdown paragraphs and items wrap in the source)."""
+    lines: list[str] = []
+    blank = True
+    for raw in body.splitlines():
+        line = raw.strip()
+        if not line:
+            blank = True
+            continue
+        if lines and not blank and not _ITEM.match(raw) and not line.startswith("|"):
+            lines[-1] = f"{lines[-1]} {line}"
+        else:
+            lines.append(raw.rstrip())
+        blank = False
+    return lines
+
+
+def units_of(body: str) -> list[tuple[str, bool]]:
     """Sentences of ``body``; list items (and table rows) are single units flagged ``True``."""
     units: list[tuple[str, bool]] = []
-    for line in body.splitlines():
+    for line in logical_lines(body):
         item = _ITEM.match(line)
         if item:
             units.append((line[item.end():].strip(), True))
@@ -55,7 +73,7 @@ def _units(body: str) -> list[tuple[str, bool]]:
 async def extract(question: str, chunk: RetrievedChunk, embedder: Embedder, *, max_sentences: int) -> str:
     """The answer text drawn from ``chunk`` (no citation appended)."""
     body = answer_body(chunk)
-    units = _units(body)
+    units = units_of(body)
     if len(body) <= WHOLE_CHUNK_CHARS or len(units) <= 1:
         return _join(units) if units else body
     vectors = await embedder.aencode([question, *(text for text, _ in units)])

@@ -20,6 +20,15 @@ class KnowledgeConfig(BaseModel):
     """Below this similarity (cosine between the question and the best chunk) the bot says it does not know and
     offers a human. 0.49 maximizes balanced accuracy on the demo knowledge base's 64 answerable and 30
     unanswerable questions (``benchmarks/knowledge_bench.py --calibrate``)."""
+    answer_threshold: float = Field(default=0.4, ge=0, le=1)
+    """The extractive answer is given only when the best candidate answer's probability (question/FAQ-question
+    match, word coverage, answer type; :mod:`bot.knowledge.answer_select`) reaches this; below it the bot says
+    it does not know and offers a person. Chosen on the development QA set (``evals/data/knowledge``)."""
+    confident_similarity: float = Field(default=0.65, ge=-1, le=1)
+    """When the best retrieved chunk is at least this similar to the question, the best candidate answer is given
+    even if the answer gate doubts it (a direct hit on a topic: "do you offer telehealth appointments")."""
+    answer_candidates: int = Field(default=5, ge=1, le=50)
+    """Chunks whose FAQ answers and sentences compete to be the answer (retrieved best first)."""
     answer_mode: Literal["auto", "extractive", "llm"] = "auto"
     """``auto`` uses the LLM when one is configured (falling back to extractive), else extractive."""
     max_chunk_chars: int = Field(default=900, ge=200, le=8000)

@@ -27,6 +27,7 @@ from bot.knowledge.config import KnowledgeConfig
 from bot.knowledge.index import VectorIndex
 from bot.knowledge.lexical import BM25, query_terms
 from bot.knowledge.types import Chunk, RetrievedChunk
+from bot.knowledge.vocabulary import Vocabulary
 
 MIN_CANDIDATES = 50
 FOLLOW_UP = re.compile(r"^\s*(?:and|also|so|what about|how about)\b|\b(?:it|its|that|this|they|them|their|there|"
@@ -50,9 +51,15 @@ class Retriever:
             rows_of[pos].append(row)
         self.rows_of = rows_of
         self.bm25 = BM25([c.embed_text() for c in self.chunks]) if config.hybrid and self.chunks else None
+        self.vocabulary = Vocabulary(c.embed_text() for c in self.chunks)
+        """Document frequencies and spelling repair over the chunks (for answer selection)."""
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def is_follow_up(self, query: str, context: Sequence[str]) -> bool:
+        """Does ``query`` read as a follow-up to earlier turns (and are there any)?"""
+        return bool(self.context_text(context)) and bool(FOLLOW_UP.search(query))
 
     def context_text(self, context: Sequence[str]) -> str:
         """The earlier turns that count, joined (empty when context is off or absent)."""
