@@ -4,15 +4,29 @@ Analytics never replays full events: the query selects only the event types KPIs
 few JSON fields they use (intent, reason, score, ...) in SQL, so the database does the parsing and
 bot utterances, flow steps and actions never leave it. :func:`fold` then walks one conversation's
 rows in order and keeps what the KPI definitions in :mod:`bot.analytics.kpis` count.
+
+Nothing stored can make this read fail. Event JSON is written by Python's ``json.dumps``, which writes
+non-finite numbers as ``NaN``/``Infinity`` and may hold ``\\u0000`` or lone surrogate escapes: text
+PostgreSQL refuses as ``jsonb`` and SQLite's JSON functions refuse as malformed. The query parses only
+rows the database can read (SQLite: ``json_valid``; PostgreSQL: no such token, see :data:`PG_UNREADABLE`)
+and hands the others over raw, to be read in Python (:func:`salvage`); a row nobody can read keeps its
+type and time and loses its fields. Should PostgreSQL still refuse a row, the read is retried with every
+row read in Python. Client-chosen values (metadata, slot values, scores) are only ever compared or used
+as keys, never trusted as numbers.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
+from bot.errors import StoreError
+from bot.logs import get_logger
 from bot.storage import Database
 
 #: Event types that KPIs read (everything else stays in the database).
@@ -23,30 +37,56 @@ KPI_SLOTS = ("authenticated", "customer_id")
 #: Keys of a user event's ``metadata`` naming the customer when the channel knows them.
 CUSTOMER_METADATA_KEYS = ("customer_id", "user_id")
 
+#: A PostgreSQL regex matching event text that may not cast to ``jsonb``: non-finite numbers, NUL and lone
+#: surrogate escapes (conservative: the word "NaN" in a message also matches, and that row is read in Python).
+#: Bound as a query parameter (the store rewrites every ``?`` in SQL text into a placeholder).
+PG_UNREADABLE = (r"NaN|Infinity|\\u0000|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+                 r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F]")
+#: The JSON field each KPI event type contributes as ``v`` (``w`` is ``for_agent`` / a slot's ``value``).
+VALUE_FIELDS = {"user": "intent", "escalated": "reason", "csat": "score", "knowledge": "answered",
+                "flow_started": "flow_id", "slot": "name"}
+
+log = get_logger(__name__)
+
 INDEXES = ("CREATE INDEX IF NOT EXISTS conversations_created ON conversations (created_at)",)
 
 
-def json_field(db: Database, *path: str) -> str:
-    """SQL reading the text of ``data``'s field ``path`` (nested keys allowed) in ``db``'s dialect."""
+def json_field(db: Database, *path: str, in_sql: bool = True) -> str:
+    """SQL reading the text of ``data``'s field ``path`` (nested keys allowed) in ``db``'s dialect; ``NULL``
+    for a row the database cannot read (or for every row when not ``in_sql``)."""
+    if not in_sql:
+        return "NULL"
     if db.dialect == "postgres":
         inner = "".join(f" -> '{key}'" for key in path[:-1])
-        return f"(e.data::jsonb{inner} ->> '{path[-1]}')"
-    return f"json_extract(e.data, '$.{'.'.join(path)}')"
+        return f"(e.j{inner} ->> '{path[-1]}')"
+    return f"CASE WHEN json_valid(e.data) THEN json_extract(e.data, '$.{'.'.join(path)}') END"
 
 
-def facts_sql(db: Database) -> str:
-    """The query behind :func:`load_facts`: KPI-relevant events of conversations created in a range."""
-    value = (f"CASE e.type WHEN 'user' THEN {json_field(db, 'intent')} "
-             f"WHEN 'escalated' THEN {json_field(db, 'reason')} "
-             f"WHEN 'csat' THEN {json_field(db, 'score')} "
-             f"WHEN 'knowledge' THEN {json_field(db, 'answered')} "
-             f"WHEN 'flow_started' THEN {json_field(db, 'flow_id')} "
-             f"WHEN 'slot' THEN {json_field(db, 'name')} END")
-    detail = (f"CASE e.type WHEN 'user' THEN {json_field(db, 'for_agent')} "
-              f"WHEN 'slot' THEN {json_field(db, 'value')} END")
-    customer = "COALESCE(" + ", ".join(json_field(db, "metadata", k) for k in CUSTOMER_METADATA_KEYS) + ")"
+def _readable(db: Database, in_sql: bool) -> str:
+    """SQL that is true when the database parsed the row's JSON."""
+    if not in_sql:
+        return "FALSE" if db.dialect == "postgres" else "0"
+    return "e.j IS NOT NULL" if db.dialect == "postgres" else "json_valid(e.data)"
+
+
+def facts_sql(db: Database, *, in_sql: bool = True) -> str:
+    """The query behind :func:`load_facts`: KPI-relevant events of conversations created in a range (on
+    PostgreSQL its first parameter is :data:`PG_UNREADABLE`). ``in_sql=False`` leaves all parsing to Python."""
+    def f(*path: str) -> str:
+        return json_field(db, *path, in_sql=in_sql)
+
+    value = "CASE e.type " + " ".join(f"WHEN '{t}' THEN {f(k)}" for t, k in VALUE_FIELDS.items()) + " END"
+    detail = f"CASE e.type WHEN 'user' THEN {f('for_agent')} WHEN 'slot' THEN {f('value')} END"
+    customer = "COALESCE(" + ", ".join(f("metadata", k) for k in CUSTOMER_METADATA_KEYS) + ")"
     types = ", ".join(f"'{t}'" for t in KPI_EVENT_TYPES)
     slots = ", ".join(f"'{s}'" for s in KPI_SLOTS)
+    readable = _readable(db, in_sql)
+    if db.dialect == "postgres":
+        parsed = "CASE WHEN data !~ ? THEN data::jsonb END" if in_sql else "NULL::jsonb"
+        events = (f"(SELECT conversation_id, seq, type, timestamp, data, {parsed} AS j "  # noqa: S608
+                  f"FROM events WHERE type IN ({types})) e")
+    else:
+        events = "events e"
     # Casts give both dialects the same column type (text): SQLite's json_extract returns numbers as numbers.
     # Only module constants and fixed JSON paths are interpolated; the time range is bound as parameters.
     cast = "TEXT"
@@ -54,11 +94,55 @@ def facts_sql(db: Database) -> str:
         SELECT c.conversation_id AS cid, c.channel AS channel, c.created_at AS created_at,
                c.updated_at AS updated_at, e.type AS type, e.timestamp AS ts,
                CAST({value} AS {cast}) AS v, CAST({detail} AS {cast}) AS w,
-               CASE WHEN e.type = 'user' THEN CAST({customer} AS {cast}) END AS who
-        FROM conversations c JOIN events e ON e.conversation_id = c.conversation_id
+               CASE WHEN e.type = 'user' THEN CAST({customer} AS {cast}) END AS who,
+               CASE WHEN NOT ({readable}) THEN e.data END AS raw
+        FROM conversations c JOIN {events} ON e.conversation_id = c.conversation_id
         WHERE c.created_at >= ? AND c.created_at < ? AND e.type IN ({types})
-          AND (e.type <> 'slot' OR {json_field(db, 'name')} IN ({slots}))
+          AND (e.type <> 'slot' OR NOT ({readable}) OR {f('name')} IN ({slots}))
         ORDER BY c.conversation_id, e.seq"""  # noqa: S608
+
+
+def as_text(value: Any) -> str | None:
+    """A parsed JSON value as the query's text columns hold it (booleans as ``true``/``false``)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, default=str)
+
+
+def salvage(row: dict[str, Any]) -> dict[str, Any] | None:
+    """A row whose JSON the database did not parse, its fields read in Python (what Python's ``json`` reads:
+    ``NaN``, ``Infinity``, NUL and lone surrogates); ``None`` for a slot KPIs do not need."""
+    try:
+        data = json.loads(row["raw"])
+    except (ValueError, TypeError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        data = {}
+    kind = row["type"]
+    value = as_text(data.get(VALUE_FIELDS.get(kind, "")))
+    if kind == "slot" and value not in KPI_SLOTS:
+        return None
+    detail = as_text(data.get("for_agent") if kind == "user" else data.get("value") if kind == "slot" else None)
+    who = None
+    metadata = data.get("metadata")
+    if kind == "user" and isinstance(metadata, dict):
+        who = next((as_text(metadata[k]) for k in CUSTOMER_METADATA_KEYS if metadata.get(k) is not None), None)
+    return {**row, "v": value, "w": detail, "who": who, "raw": None}
+
+
+def score(value: Any) -> int | None:
+    """A stored CSAT score as an integer 1-5, or ``None`` for anything else (text, infinities, out of range)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number) or not 1 <= round(number) <= 5:
+        return None
+    return round(number)
 
 
 def truthy(value: Any) -> bool:
@@ -149,8 +233,8 @@ def fold(rows: Sequence[dict[str, Any]], *, small_talk: frozenset[str]) -> Conve
             escalated_at = None
             if kind == "closed" and closed_at is None:
                 closed_at = ts
-        elif kind == "csat" and value is not None:
-            facts.csat.append(int(float(value)))
+        elif kind == "csat" and (rating := score(value)) is not None:
+            facts.csat.append(rating)
         elif kind == "knowledge":
             if truthy(value):
                 facts.knowledge_answered += 1
@@ -172,14 +256,36 @@ def fold(rows: Sequence[dict[str, Any]], *, small_talk: frozenset[str]) -> Conve
     return facts
 
 
-def fold_all(rows: Iterable[dict[str, Any]], *, small_talk: frozenset[str]) -> list[ConversationFacts]:
-    """Rows of many conversations (grouped by conversation) → their facts."""
-    return [fold(list(group), small_talk=small_talk) for _cid, group in groupby(rows, key=lambda r: r["cid"])]
+def fold_all(rows: Iterable[dict[str, Any]], *, small_talk: frozenset[str],
+             stop: threading.Event | None = None) -> list[ConversationFacts]:
+    """Rows of many conversations (grouped by conversation) → their facts; stops early once ``stop`` is set
+    (the caller went away and discards the result)."""
+    out = []
+    for _cid, group in groupby(rows, key=lambda r: r["cid"]):
+        if stop is not None and stop.is_set():
+            break
+        out.append(fold(list(group), small_talk=small_talk))
+    return out
 
 
 async def load_rows(db: Database, since: float, until: float) -> list[dict[str, Any]]:
-    """The KPI rows (see :func:`facts_sql`) of every conversation created in ``[since, until)``."""
-    return await db.fetch(facts_sql(db), since, until)
+    """The KPI rows (see :func:`facts_sql`) of every conversation created in ``[since, until)``; rows the
+    database could not parse are read in Python (:func:`salvage`)."""
+    try:
+        rows = await db.fetch(facts_sql(db), *([PG_UNREADABLE] if db.dialect == "postgres" else []), since, until)
+    except StoreError as exc:
+        if db.dialect != "postgres" or not _is_data_error(exc):
+            raise
+        log.warning("kpi_rows_parsed_in_python", error=str(exc)[:200])
+        rows = await db.fetch(facts_sql(db, in_sql=False), since, until)
+    return [r for r in (salvage(row) if row["raw"] is not None else row for row in rows) if r is not None]
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused a value (bad JSON text), as opposed to being unreachable."""
+    import asyncpg
+
+    return isinstance(exc.__cause__, asyncpg.DataError)
 
 
 async def load_facts(db: Database, since: float, until: float, *,

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import math
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -265,13 +266,22 @@ def build_report(facts: Sequence[ConversationFacts], window: Window, *, queue: i
     )
 
 
-def _report_from_rows(rows: list[dict[str, Any]], window: Window, queue: int, config: KpiConfig) -> KpiReport:
-    return build_report(fold_all(rows, small_talk=config.small_talk), window, queue=queue, config=config)
+def _report_from_rows(rows: list[dict[str, Any]], window: Window, queue: int, config: KpiConfig,
+                      stop: threading.Event | None = None) -> KpiReport:
+    facts = fold_all(rows, small_talk=config.small_talk, stop=stop)
+    return build_report(facts, window, queue=queue, config=config)
 
 
 async def compute_kpis(db: Database, window: Window, *, config: KpiConfig = KpiConfig()) -> KpiReport:
-    """KPIs for ``window`` from the conversation store in ``db`` (the folding runs in a worker thread)."""
+    """KPIs for ``window`` from the conversation store in ``db`` (the folding runs in a worker thread).
+
+    Cancelling the call stops the folding too (the thread checks between conversations)."""
     lookahead = max(config.repeat_contact_seconds, config.fcr_seconds)
     rows = await load_rows(db, window.since, window.until + lookahead)
     queue = await queue_length(db)
-    return await asyncio.to_thread(_report_from_rows, rows, window, queue, config)
+    stop = threading.Event()
+    try:
+        return await asyncio.to_thread(_report_from_rows, rows, window, queue, config, stop)
+    except asyncio.CancelledError:
+        stop.set()
+        raise

@@ -1,4 +1,8 @@
-"""Time windows for KPIs: ``hour``, ``day``, ``7d`` and any ``<number><s|m|h|d|w>`` duration."""
+"""Time windows for KPIs: ``hour``, ``day``, ``7d`` and any ``<number><s|m|h|d|w>`` duration up to 366 days.
+
+The bound keeps a KPI read's work and memory proportional to at most a year of conversations (an
+unbounded ``?window=99999999d`` once asked for a chart bucket per day since antiquity).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,12 @@ from bot.errors import RequestError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _NAMED = {"hour": "1h", "day": "24h", "week": "7d"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,9}(?:\.\d{1,6})?)\s*([smhdw])\s*$")
+#: The longest window a KPI read may cover.
+MAX_WINDOW_DAYS = 366
+MAX_WINDOW_SECONDS = MAX_WINDOW_DAYS * 86400.0
+#: The longest window text we read (``"366d"`` needs four).
+MAX_LABEL = 32
 
 #: The windows the ops console offers.
 CONSOLE_WINDOWS = ("hour", "day", "7d")
@@ -43,12 +52,20 @@ class Window:
 
 
 def parse_duration(text: str) -> float:
-    """``"7d"`` → 604800.0; also ``hour``, ``day``, ``week``. Raises :class:`BadWindow` naming ``text``."""
+    """``"7d"`` → 604800.0; also ``hour``, ``day``, ``week``. Raises :class:`BadWindow` naming ``text`` (and the
+    bound, for a window longer than :data:`MAX_WINDOW_DAYS` days)."""
+    if len(text) > MAX_LABEL:
+        raise BadWindow(f"the window is {len(text)} characters long; at most {MAX_LABEL} are read "
+                        f"(use hour, day, 7d or a duration up to {MAX_WINDOW_DAYS}d)")
     spec = _NAMED.get(text.strip().lower(), text)
     match = _DURATION.match(spec)
     if match is None or float(match.group(1)) <= 0:
         raise BadWindow(f"cannot read the window {text!r}: use hour, day, 7d or a duration like 30m, 12h, 2w")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_WINDOW_SECONDS:
+        raise BadWindow(f"the window {text!r} is longer than the bound of {MAX_WINDOW_DAYS} days "
+                        f"(at most {MAX_WINDOW_DAYS}d)")
+    return seconds
 
 
 def window(label: str, *, until: float) -> Window:

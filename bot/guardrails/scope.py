@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import reprlib
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ SCHEMA = [
 ]
 KINDS = ("initial", "set", "rollback", "breaker")
 MAX_REASON = 500
+#: Versions are positive and fit the column on both dialects (PostgreSQL ``INTEGER`` is 32-bit).
+MAX_VERSION = 2**31 - 1
 
 
 class InvalidScopeChange(RequestError):
@@ -125,6 +128,16 @@ def check_reason(reason: Any) -> str:
     return reason.strip()
 
 
+def check_version(version: Any) -> int:
+    """A version number as given: an integer (not a boolean) from 1 to :data:`MAX_VERSION`."""
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise InvalidScopeChange(f"'version' must be an integer, got {reprlib.repr(version)}")
+    if not 1 <= version <= MAX_VERSION:
+        shown = str(version) if version.bit_length() <= 64 else f"an integer of {version.bit_length()} bits"
+        raise InvalidScopeChange(f"'version' must be an integer from 1 to {MAX_VERSION}, got {shown}")
+    return version
+
+
 class ScopeService:
     """The current scope of this process, its history, and the fan-out to the other workers."""
 
@@ -202,14 +215,14 @@ class ScopeService:
 
     async def rollback(self, version: int, *, author: str, reason: str) -> ScopeVersion:
         """Restore version ``version``'s scope as a new version."""
+        version = check_version(version)
         reason = check_reason(reason)
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise InvalidScopeChange(f"'version' must be an integer, got {version!r}")
         target = await self.get(version)
         return await self._write(lambda _base: target.scope, author, reason, "rollback", version)
 
     async def get(self, version: int) -> ScopeVersion:
         """One version of the history."""
+        version = check_version(version)
         row = await self.database.fetchrow("SELECT * FROM careline_scope_versions WHERE version = ?", version)
         if row is None:
             raise UnknownScopeVersion(f"no scope version {version}")

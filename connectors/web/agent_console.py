@@ -12,6 +12,24 @@ from pathlib import Path
 from aiohttp import web
 
 STATIC = Path(__file__).parent / "static" / "agent"
+#: Headers that forbid framing a console (clickjacking): the CSP directive and its legacy equivalent.
+NO_FRAMING = {"X-Frame-Options": "DENY"}
+FRAME_ANCESTORS = "frame-ancestors 'none'"
+
+
+def deny_framing(app: web.Application, prefix: str) -> None:
+    """Every response under ``prefix`` (page, static files, errors) forbids being framed: ``X-Frame-Options:
+    DENY`` and ``frame-ancestors 'none'`` added to its Content-Security-Policy (or as the whole policy)."""
+
+    async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+        if request.path != prefix and not request.path.startswith(prefix.rstrip("/") + "/"):
+            return
+        response.headers.update(NO_FRAMING)
+        policy = response.headers.get("Content-Security-Policy", "")
+        if "frame-ancestors" not in policy:
+            response.headers["Content-Security-Policy"] = f"{policy}; {FRAME_ANCESTORS}" if policy else FRAME_ANCESTORS
+
+    app.on_response_prepare.append(add_headers)
 
 
 async def index(request: web.Request) -> web.FileResponse:
@@ -28,7 +46,8 @@ async def redirect(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> None:
-    """Mount ``/agent/`` and its static files."""
+    """Mount ``/agent/`` and its static files (none of them may be framed)."""
+    deny_framing(app, "/agent")
     app.router.add_get("/agent", redirect)
     app.router.add_get("/agent/", index)
     app.router.add_static("/agent/static/", STATIC)

@@ -8,18 +8,49 @@ Routes:
     POST /api/ops/scope/rollback     ``{"version": N, "reason"}``: restore version N as a new version
 
 Bad bodies get 400 with the reason; an unknown version 404. Changes reach every worker within a second.
+Every parameter is bounded: ``limit`` 1 to 1000, ``version`` an integer from 1 to
+:data:`bot.guardrails.scope.MAX_VERSION` (not a boolean, a float or a string), channel names short
+identifiers (at most :data:`MAX_CHANNELS` of them).
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from aiohttp import web
 
 from bot.errors import RequestError
-from bot.guardrails.scope import ScopeService
+from bot.guardrails.scope import ScopeService, check_version
 from connectors.web.app import RUNTIME, read_json
 from connectors.web.auth import require_role
 
 SCOPE_KEYS = ("automation", "flows", "channels", "intents", "rollout")
+MAX_LIMIT = 1000
+#: A channel switch names a channel like ``web`` or ``voice``; at most this many channel switches per change.
+CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+MAX_CHANNELS = 50
+_LIMIT = re.compile(r"^[0-9]{1,4}$")
+
+
+def bounded_int(raw: str, name: str, low: int, high: int) -> int:
+    """Query parameter ``name`` as an integer from ``low`` to ``high``, or a 400 naming the bounds."""
+    if not _LIMIT.match(raw) or not low <= int(raw) <= high:
+        shown = raw if len(raw) <= 20 else raw[:20] + "…"
+        raise RequestError(f"'{name}' must be an integer from {low} to {high}, got {shown!r}")
+    return int(raw)
+
+
+def check_channels(value: Any) -> None:
+    """Channel switches name short identifiers (a typo or junk is a 400, not a stored switch)."""
+    if not isinstance(value, dict):
+        return  # merge_scope explains the expected shape
+    if len(value) > MAX_CHANNELS:
+        raise RequestError(f"'channels' has {len(value)} switches; at most {MAX_CHANNELS} per change")
+    bad = [name for name in value if not CHANNEL_NAME.match(name)]
+    if bad:
+        raise RequestError(f"channel name {bad[0][:40]!r} is not a channel: use lowercase letters, digits, - "
+                           "and _, at most 32 characters")
 
 
 def _service(request: web.Request) -> tuple[ScopeService, str]:
@@ -45,16 +76,15 @@ async def put_scope(request: web.Request) -> web.Response:
         raise RequestError(f"unknown key(s) {', '.join(map(repr, unknown))}; expected {list(SCOPE_KEYS)} and 'reason'")
     if not body:
         raise RequestError(f"nothing to change: give at least one of {list(SCOPE_KEYS)}")
+    check_channels(body.get("channels"))
     version = await service.update(body, author=author, reason=reason)  # type: ignore[arg-type]
     return web.json_response(version.to_dict())
 
 
 async def scope_history(request: web.Request) -> web.Response:
     service, _ = _service(request)
-    raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise RequestError(f"'limit' must be an integer from 1 to 1000, got {raw!r}")
-    versions = await service.history(int(raw))
+    limit = bounded_int(request.query.get("limit", "100"), "limit", 1, MAX_LIMIT)
+    versions = await service.history(limit)
     return web.json_response({"current": service.current.version, "versions": [v.to_dict() for v in versions]})
 
 
@@ -66,7 +96,8 @@ async def rollback_scope(request: web.Request) -> web.Response:
     unknown = sorted(set(body) - {"version", "reason"})
     if unknown:
         raise RequestError(f"unknown key(s) {', '.join(map(repr, unknown))}; expected 'version' and 'reason'")
-    version = await service.rollback(body["version"], author=author, reason=body.get("reason"))  # type: ignore[arg-type]
+    target = check_version(body["version"])  # 400 for booleans, floats, strings, < 1 or > MAX_VERSION
+    version = await service.rollback(target, author=author, reason=body.get("reason"))  # type: ignore[arg-type]
     return web.json_response(version.to_dict())
 
 

@@ -5,18 +5,25 @@ itself holds no data and asks for the token):
 
     GET /ops                      the console (static HTML/JS/CSS under ``static/ops``)
     GET /ops/static/{name}        its assets
-    GET /api/ops/kpis?window=7d   KPIs (``hour``, ``day``, ``7d`` or any duration like ``30m``)
+    GET /api/ops/kpis?window=7d   KPIs (``hour``, ``day``, ``7d`` or any duration like ``30m``, at most 366 days)
     GET /api/ops/console          flows, intents and channels to switch, KPI windows, breaker bounds and live rates
     GET /metrics                  Prometheus text format
 
 The scope itself (switches, history, rollback, audit) is served by :mod:`connectors.web.ops_api`.
+
+Every parameter is bounded (400 naming the bound beyond it); a KPI read is cancelled when its client goes
+away (:func:`until_disconnected`). The page and its assets may not be framed (CSP ``frame-ancestors 'none'``
+and ``X-Frame-Options: DENY``, see :func:`connectors.web.agent_console.deny_framing`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -25,6 +32,7 @@ from bot.analytics.facts import ensure_indexes, queue_length
 from bot.analytics.metrics import CONTENT_TYPE_LATEST, Metrics, SharedState, count_trips
 from bot.logs import get_logger
 from bot.runtime import Runtime
+from connectors.web.agent_console import deny_framing
 from connectors.web.app import RUNTIME
 from connectors.web.auth import require_role
 
@@ -32,8 +40,11 @@ log = get_logger(__name__)
 
 STATIC = Path(__file__).parent / "static" / "ops"
 METRICS: web.AppKey[Metrics] = web.AppKey("ops_metrics", Metrics)
-#: Channels every deployment can receive; channels seen in conversations are added.
-KNOWN_CHANNELS = ("web", "rest", "voice")
+#: The channels this server's connectors receive on: the only names the switch list offers (a conversation's
+#: stored channel is never read for it, so no client can put a name there).
+KNOWN_CHANNELS = ("rest", "web", "voice")
+#: How often a long ops read checks that its client is still connected.
+DISCONNECT_POLL_SECONDS = 0.2
 _ASSETS = {"console.js": "text/javascript", "console.css": "text/css", "chart.js": "text/javascript"}
 
 
@@ -47,7 +58,8 @@ async def page(request: web.Request) -> web.FileResponse:
     """The console's HTML (public: it holds no data, every call it makes carries the ops token)."""
     return web.FileResponse(STATIC / "index.html", headers={
         "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache",
-        "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'",
+        "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                                   "frame-ancestors 'none'",
     })
 
 
@@ -59,11 +71,37 @@ async def asset(request: web.Request) -> web.FileResponse:
                                                    "Cache-Control": "no-cache"})
 
 
+T = TypeVar("T")
+
+
+async def until_disconnected(request: web.Request, work: Awaitable[T]) -> T:
+    """``work``'s result; when the client goes away first (or the handler is cancelled), ``work`` is cancelled
+    and ``kpi_read_abandoned`` logged. (aiohttp cancels handlers on disconnect only with ``handler_cancellation``
+    on, so this polls the connection.)"""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=DISCONNECT_POLL_SECONDS)
+            if done:
+                return task.result()
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                log.info("ops_read_abandoned", path=request.path)
+                raise web.HTTPServiceUnavailable(text='{"error": "the client went away"}',
+                                                 content_type="application/json")
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 async def kpis(request: web.Request) -> web.Response:
-    """KPIs of one window as JSON (see :class:`bot.analytics.KpiReport`)."""
+    """KPIs of one window as JSON (see :class:`bot.analytics.KpiReport`); ``window`` is at most 366 days."""
     runtime = _runtime(request)
     label = request.query.get("window", "day")
-    report = await compute_kpis(runtime.database, window(label, until=time.time()))
+    selected = window(label, until=time.time())  # BadWindow (400) names the bound
+    report = await until_disconnected(request, compute_kpis(runtime.database, selected))
     return web.json_response(report.to_dict())
 
 
@@ -71,34 +109,34 @@ async def console(request: web.Request) -> web.Response:
     """What the page needs besides the scope: the names it can switch, the KPI windows, the breaker."""
     runtime = _runtime(request)
     project = runtime.project
-    rows = await runtime.database.fetch("SELECT DISTINCT channel FROM conversations WHERE channel IS NOT NULL")
-    channels = sorted(set(KNOWN_CHANNELS) | {r["channel"] for r in rows})
     return web.json_response({
         "assistant": project.config.assistant_id,
         "flows": sorted(project.flows),
         "intents": sorted(project.nlu.intents),
-        "channels": channels,
+        "channels": channels(runtime),
         "windows": list(CONSOLE_WINDOWS),
         "breaker": _breaker(runtime),
     })
 
 
+def channels(runtime: Runtime) -> list[str]:
+    """The channels the switch list offers: :data:`KNOWN_CHANNELS` and those ops already switched (names
+    only the ops token can write); never a channel name read from stored conversations."""
+    scope_service = getattr(getattr(runtime, "guardrails", None), "scope", None)
+    switched = set(scope_service.scope.channels) if scope_service is not None else set()
+    return [*KNOWN_CHANNELS, *sorted(switched - set(KNOWN_CHANNELS))]
+
+
 def _breaker(runtime: Runtime) -> dict[str, Any]:
-    """The breaker's bounds and, per flow it has seen, the current rolling rates."""
+    """The breaker's bounds and, per flow it has seen, the current rolling rates (over distinct conversations,
+    every client weighing the same: see :mod:`bot.guardrails.breaker`)."""
     config = runtime.project.guardrails.breaker
-    out: dict[str, Any] = {"bounds": config.model_dump(exclude={"notify_url"}), "flows": {}}
     guardrails = getattr(runtime, "guardrails", None)
     breaker = getattr(guardrails, "breaker", None)
-    for flow, turns in sorted((getattr(breaker, "windows", None) or {}).items()):
-        records = list(turns)
-        n = len(records) or 1
-        out["flows"][flow] = {
-            "turns": len(records),
-            "escalation_rate": round(sum(r.escalated for r in records) / n, 4),
-            "negative_rate": round(sum(r.negative for r in records) / n, 4),
-            "error_rate": round(sum(r.error for r in records) / n, 4),
-        }
-    return out
+    bounds = config.model_dump(exclude={"notify_url"})
+    bounds.setdefault("min_conversations", getattr(breaker, "min_conversations", None))
+    bounds.setdefault("min_clients", getattr(breaker, "min_clients", None))
+    return {"bounds": bounds, "flows": breaker.rates() if breaker is not None else {}}
 
 
 async def shared_state(runtime: Runtime) -> SharedState:
@@ -132,6 +170,7 @@ def setup_routes(app: web.Application) -> None:
         await ensure_indexes(runtime.database)
 
     app.on_startup.append(prepare)
+    deny_framing(app, "/ops")
     app.router.add_get("/ops", page)
     app.router.add_get("/ops/static/{name}", asset)
     app.router.add_get("/api/ops/kpis", kpis)
