@@ -42,6 +42,7 @@ SCHEMA = (
         conversation_id TEXT)""",
     "CREATE INDEX IF NOT EXISTS careline_auth_failures_customer ON careline_auth_failures (customer_id, at)",
     "CREATE INDEX IF NOT EXISTS careline_auth_failures_client ON careline_auth_failures (client, at)",
+    "CREATE INDEX IF NOT EXISTS careline_auth_failures_at ON careline_auth_failures (at)",
     """CREATE TABLE IF NOT EXISTS careline_auth_locks (
         id {id},
         at {float} NOT NULL,
@@ -102,6 +103,8 @@ class Lockout(abc.ABC):
                      conversation_id: str | None = None) -> list[Lock]:
         """Record a failed verification; returns the locks it set (already locked subjects are not re-locked)."""
         now = self.clock()
+        if customer_id is None and client is None:
+            return []  # nothing to count it against (an unknown identifier from a source-less channel)
         await self._record(now, customer_id, client, conversation_id)
         limits: tuple[tuple[Kind, str | None, int], ...] = (
             ("customer", customer_id, self.config.max_failures_per_customer),
@@ -126,7 +129,7 @@ class Lockout(abc.ABC):
     @abc.abstractmethod
     async def _record(self, at: float, customer_id: str | None, client: str | None,
                       conversation_id: str | None) -> None:
-        """Keep one failure."""
+        """Keep one failure (and forget those older than the window: they never count again)."""
 
     @abc.abstractmethod
     async def _count(self, kind: Kind, subject: str, since: float) -> int:
@@ -208,8 +211,10 @@ class StoredLockout(Lockout):
     async def _record(self, at: float, customer_id: str | None, client: str | None,
                       conversation_id: str | None) -> None:
         db = await self._db()
-        await db.execute("INSERT INTO careline_auth_failures (at, customer_id, client, conversation_id) "
-                         "VALUES (?, ?, ?, ?)", at, customer_id, client, conversation_id)
+        async with db.transaction() as tx:
+            await tx.execute("DELETE FROM careline_auth_failures WHERE at < ?", at - self.config.lockout_seconds)
+            await tx.execute("INSERT INTO careline_auth_failures (at, customer_id, client, conversation_id) "
+                             "VALUES (?, ?, ?, ?)", at, customer_id, client, conversation_id)
 
     async def _count(self, kind: Kind, subject: str, since: float) -> int:
         db = await self._db()

@@ -216,6 +216,18 @@ async def test_the_lockout_policy_follows_the_config() -> None:
     assert await lockout.failed("C001", "a") == []
 
 
+async def test_stored_failures_outside_the_window_are_forgotten(database: Database) -> None:
+    """Failures older than ``lockout_seconds`` neither count toward a lock nor stay in the table."""
+    clock = Clock()
+    lockout = StoredLockout(database, AuthConfig(max_failures_per_customer=3, lockout_seconds=60), clock=clock)
+    for _ in range(2):
+        await lockout.failed("C001", "a")
+    clock.offset += 61
+    assert await lockout.failed("C001", "b") == []
+    assert await database.fetchval("SELECT COUNT(*) AS n FROM careline_auth_failures") == 1
+    assert await lockout.locked("C001", None) is None
+
+
 async def test_workers_sharing_postgresql_share_the_lock(demo_project: Project, understander: Understander,
                                                          pg_url: str) -> None:
     """Two bots on separate database pools of one PostgreSQL: failures on one lock the account on the other."""

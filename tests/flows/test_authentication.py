@@ -106,3 +106,17 @@ async def test_verified_customers_are_not_asked_again(bot: Bot) -> None:
     await bot.say("A1001")
     reply = await bot.text("what's in my order A1002?")
     assert "Arc floor lamp" in reply and "verify" not in reply.lower()
+
+
+async def test_without_a_database_the_lockout_still_spans_conversations(bot: Bot) -> None:
+    """A runner wired the old way (``flow_runner(project, backend)``) keeps the lockout in memory: after two
+    conversations of wrong postcodes the right one is refused in a third conversation of the same process."""
+    for sender in ("guess-1", "guess-2"):
+        await bot.say("where is my order", sender=sender)
+        for _ in range(3):
+            await bot.say("ada@example.com", sender=sender)
+            await bot.say("my postcode is ZZ9 9ZZ", sender=sender)
+    await bot.say("where is my order", sender="guess-3")
+    await bot.say("ada@example.com", sender="guess-3")
+    assert "don't match" in await bot.text("my postcode is SW1A 1AA", sender="guess-3")
+    assert not (await bot.state("guess-3")).slots.get("authenticated")
