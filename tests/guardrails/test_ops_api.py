@@ -6,6 +6,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.messages import UserMessage
 from bot.runtime import Runtime
 
 OPS = {"Authorization": "Bearer ops-token-1234"}
@@ -82,9 +83,12 @@ async def test_per_intent_and_per_flow_switches(server: str, runtime: Runtime) -
 async def test_channel_switch_and_rollout(server: str, runtime: Runtime) -> None:
     """A switched-off channel hands off; a 0% rollout sends new conversations straight to humans."""
     await call("PUT", server + "/api/ops/scope", OPS, json={"channels": {"voice": False}, "reason": "asr outage"})
-    await call("POST", server + "/webhooks/rest/webhook",
-               json={"sender": "v", "message": "hello", "metadata": {"channel": "voice"}})
+    # the channel is the connector's, never the client's: a voice turn comes in through the engine as voice
+    await runtime.engine.handle("v", UserMessage("hello", channel="voice", source="caller:+441234"))
     assert (await runtime.engine.state("v")).status == "handoff"
+    await call("POST", server + "/webhooks/rest/webhook",
+               json={"sender": "r", "message": "hello", "metadata": {"channel": "voice"}})
+    assert (await runtime.engine.state("r")).status == "bot"
     await call("POST", server + "/webhooks/rest/webhook", json={"sender": "old", "message": "hello"})
     await call("PUT", server + "/api/ops/scope", OPS, json={"rollout": 0, "reason": "pause new conversations"})
     await call("POST", server + "/webhooks/rest/webhook", json={"sender": "new", "message": "hello"})
