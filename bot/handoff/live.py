@@ -47,9 +47,11 @@ class AgentFeed:
         self._masks: dict[str, tuple[ConversationState, Redactor]] = {}
 
     async def load(self) -> None:
-        """Seed ownership from the queue (call after subscribing to the bus, so nothing falls in between)."""
-        for entry in await self.service.queue.entries():
-            self._owners[entry.conversation_id] = (entry.status, entry.agent)
+        """Ownership from the queue (call after subscribing to the bus, so nothing falls in between; call again
+        after a :class:`~bot.bus.Resync`: what left the queue meanwhile is forgotten)."""
+        entries = await self.service.queue.entries()
+        self._owners = {entry.conversation_id: (entry.status, entry.agent) for entry in entries}
+        self._masks.clear()
 
     def visible(self, conversation_id: str) -> bool:
         """True when the agent may see the conversation now."""

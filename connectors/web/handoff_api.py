@@ -28,7 +28,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.errors import RequestError
+from bot.bus import Resync
+from bot.errors import RequestError, StoreError
 from bot.handoff.live import AgentFeed, live_event
 from bot.handoff.service import HandoffService, Outcome
 from bot.logs import get_logger
@@ -158,8 +159,15 @@ async def live(request: web.Request) -> web.WebSocketResponse:
             done, _ = await asyncio.wait({reader, getter}, return_when=asyncio.FIRST_COMPLETED)
             if getter in done:
                 conversation_id, event = getter.result()
-                for outgoing in await feed.messages(conversation_id, event):
-                    await ws.send_str(_dumps(outgoing))
+                if isinstance(event, Resync):  # the bus may have missed events: reload and tell the console
+                    try:
+                        await feed.load()
+                    except StoreError as exc:
+                        log.warning("handoff_live_resync_failed", error=str(exc))
+                    await ws.send_str(_dumps({"type": "resync", "reason": event.reason}))
+                else:
+                    for outgoing in await feed.messages(conversation_id, event):
+                        await ws.send_str(_dumps(outgoing))
             else:
                 getter.cancel()
             if reader in done:

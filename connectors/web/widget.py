@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from typing import Any
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from bot.bus import Resync
 from bot.errors import MessageTooLong, RateLimited, RequestError, StoreError
 from bot.events import Event
 from bot.logs import get_logger
@@ -169,10 +171,28 @@ class _Socket:
                     await self.ws.send_json(frame)
 
 
-async def _forward(sock: _Socket, queue: asyncio.Queue[tuple[str, Event]], seen: set[tuple[str, float]]) -> None:
-    """Send every new visible event; skip those already in the history frame."""
+async def _history(sock: _Socket, runtime: Runtime, conversation_id: str, limit: int) -> set[tuple[str, float]]:
+    """Send the conversation as stored (a ``history`` frame) and return the events it covered."""
+    state = await runtime.engine.state(conversation_id)
+    await sock.send({"type": "history", "conversation_id": conversation_id, "status": str(state.status),
+                     "items": public_items(state.events)[-limit:]})
+    return {(e.type, e.timestamp) for e in state.events[-100:]}
+
+
+async def _forward(sock: _Socket, queue: asyncio.Queue[tuple[str, Event]], seen: set[tuple[str, float]],
+                   reload: Callable[[], Awaitable[set[tuple[str, float]]]]) -> None:
+    """Send every new visible event; skip those already in the history frame. After a :class:`Resync`
+    (the bus may have missed events) the whole history is sent again from the store."""
     while True:
         _, event = await queue.get()
+        if isinstance(event, Resync):
+            try:
+                seen = await reload()
+            except StoreError as exc:
+                log.warning("widget_resync_failed", error=str(exc))
+            else:
+                log.info("widget_resynced", reason=event.reason)
+            continue
         if (event.type, event.timestamp) in seen:
             continue
         item = public_item(event)
@@ -215,11 +235,11 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
         log.info("widget_connected", origin=request.headers.get("Origin"))
         try:
             async with runtime.engine.bus.subscribe(conversation_id) as queue:
-                state = await runtime.engine.state(conversation_id)
-                seen = {(e.type, e.timestamp) for e in state.events[-100:]}
-                await sock.send({"type": "history", "conversation_id": conversation_id, "status": str(state.status),
-                                 "items": public_items(state.events)[-config.history_limit:]})
-                pump = asyncio.create_task(_forward(sock, queue, seen))
+                def reload() -> Awaitable[set[tuple[str, float]]]:
+                    return _history(sock, runtime, conversation_id, config.history_limit)
+
+                seen = await reload()
+                pump = asyncio.create_task(_forward(sock, queue, seen, reload))
                 try:
                     await _read(request, sock, conversation_id)
                 finally:

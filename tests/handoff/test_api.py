@@ -126,3 +126,23 @@ async def test_the_live_socket_needs_a_token_and_streams_events(server: str) -> 
             assert events[:2] == ["user", "guardrail"] or "escalated" in events
             escalated = next(m["event"] for m in seen if m["type"] == "event" and m["event"]["type"] == "escalated")
             assert escalated["reason"] == "requested" and "context" not in escalated
+
+
+async def test_the_live_socket_tells_the_console_to_reload_after_a_bus_resync(server: str, runtime: Any) -> None:
+    """A conversation escalated while the bus was away (its events never delivered) becomes visible after the
+    resync: the socket sends ``resync`` and follows the conversation from then on."""
+    ws_url = server.replace("http", "ws") + "/api/handoff/ws"
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
+        await ws.send_str(json.dumps({"token": "agent-token-123"}))
+        assert (await ws.receive_json(timeout=5))["type"] == "ready"
+        original = runtime.engine.bus.publish
+        runtime.engine.bus.publish = lambda *args: None  # the bus is away: nothing is delivered
+        try:
+            await _say(http, server, "missed1", "agent please")
+        finally:
+            runtime.engine.bus.publish = original
+        runtime.engine.bus.resync("test")
+        assert (await ws.receive_json(timeout=5)) == {"type": "resync", "reason": "test"}
+        await _say(http, server, "missed1", "hello?")
+        seen = [await ws.receive_json(timeout=5)]
+    assert seen[0]["type"] == "event" and seen[0]["conversation_id"] == "missed1"

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from pydantic import ValidationError
 
-from bot.events import AgentNote, SlotSet
+from bot.events import AgentMessage, AgentNote, SlotSet
 from bot.project.schema import ProjectConfig
 from bot.ratelimit import LocalLimiter, Rate
 from connectors.web.widget_config import WidgetConfig
@@ -248,3 +248,17 @@ def test_token_bucket_refills_at_the_configured_rate() -> None:
 def test_public_view_hides_internal_events() -> None:
     """Slots and agent notes are never part of what the widget receives."""
     assert public_items([SlotSet(name="pin", value="4567"), AgentNote(agent="amy", text="VIP")]) == []
+
+
+async def test_after_a_bus_resync_the_socket_sends_the_stored_history_again(site: Site) -> None:
+    """Events the bus never delivered (stored while Redis was away) reach the page once the bus resyncs:
+    the socket sends a fresh ``history`` frame read from the store."""
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url(site)) as ws:
+        first = await ws.receive_json(timeout=10)
+        assert first["type"] == "history"
+        await site.runtime.engine.store.append(CID, [AgentMessage(agent="amy", text="missed by the bus")],
+                                               expected_seq=len((await site.runtime.engine.state(CID)).events))
+        site.runtime.engine.bus.resync("test")
+        frame = await ws.receive_json(timeout=10)
+    assert frame["type"] == "history"
+    assert [i["text"] for i in frame["items"] if i["kind"] == "agent"] == ["missed by the bus"]

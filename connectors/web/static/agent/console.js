@@ -208,6 +208,15 @@ function connect() {
       if (state.view) render(state.view);
     } else if (data.type === "queue_changed") {
       await loadQueue();
+    } else if (data.type === "resync") {
+      // the server's event feed reconnected and may have missed events: reload what is shown
+      await loadQueue();
+      if (state.selected) {
+        const selected = state.selected;
+        await refresh().catch(() => {
+          if (state.selected === selected) leave("This conversation is no longer in the queue or assigned to you.");
+        });
+      }
     } else if (data.type === "event" && data.conversation_id === state.selected) {
       const selected = state.selected;
       await refresh().catch(() => {
