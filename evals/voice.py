@@ -54,6 +54,9 @@ class VoiceTarget(HttpTarget):
         # the server mints the call's conversation id (a caller never chooses it): the tracker is read under it
         caller = await stack.enter_async_context(SimulatedCaller.connect(
             self.base_url, auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None))
+        if caller.conversation_id is None:
+            await stack.aclose()
+            raise TargetError("the server's TwiML minted no stream token, so the call has no conversation id")
         self._calls[conversation_id] = (stack, caller)
         with contextlib.suppress(TimeoutError):
             await caller.next_reply(within=self.reply_timeout)  # the greeting, when the line has one
@@ -71,7 +74,7 @@ class VoiceTarget(HttpTarget):
         with contextlib.suppress(TimeoutError):  # a handed-off or silent bot says nothing: judged by events
             reply = await caller.next_reply(within=self.reply_timeout)
             latency = max(reply.latency_ms or 0.0, 0.0)  # a DTMF reply can start before the key gap ends
-        return await self._events(caller.conversation_id), latency
+        return await self._events(caller.conversation_id or conversation_id), latency
 
     async def _events(self, conversation_id: str) -> list[Event]:
         from evals.targets import event_from_tracker
