@@ -13,8 +13,7 @@ from pydantic_core import PydanticCustomError
 from bot.handoff.config import HandoffConfig
 from bot.knowledge.config import KnowledgeConfig
 from bot.llm import LLMConfig
-from connectors.voice.config import VoiceConfig
-from connectors.web.widget_config import WidgetConfig
+from bot.project.channels import VoiceConfig, WidgetConfig
 
 
 class _Strict(BaseModel):
@@ -151,7 +150,7 @@ class ProjectConfig(_Strict):
     backend: BackendConfig = BackendConfig()
     """The business systems the shipped actions call: the demo backend (default) or a real one over HTTP."""
     voice: VoiceConfig = VoiceConfig()
-    """The phone channel: VAD, turn-taking, STT, TTS, DTMF, call transfer (see connectors/voice/config.py)."""
+    """The phone channel: VAD, turn-taking, STT, TTS, DTMF, call transfer (see bot/project/channels.py)."""
     handoff: HandoffConfig = HandoffConfig()
     """Queue routing, CSAT, masking and helpdesk connectors for human handoff."""
     pipeline: list[dict[str, Any]] | None = None

@@ -1,8 +1,9 @@
-"""``voice:`` in ``config.yml``: how calls are heard, understood, spoken to and transferred.
+"""The voice channel's settings: the ``voice:`` section of ``config.yml`` and the Twilio secrets.
 
-Every field has an offline default: Silero VAD + smart-turn, pocketsphinx with the project's own
-language model, espeak-ng. Twilio credentials are deployment secrets and never live here: they come
-from the environment at the entry point (:meth:`TwilioCredentials.from_env`).
+The section's schema lives in the core (:mod:`bot.project.channels`, so a project is validated in full when it
+loads) and is re-exported here under the names the voice modules use. Twilio credentials are deployment
+secrets and never live in ``config.yml``: they come from the environment at the entry point
+(:meth:`TwilioCredentials.from_env`).
 """
 
 from __future__ import annotations
@@ -10,131 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from bot.project.channels import DTMFConfig, STTConfig, TTSConfig, TurnConfig, VADConfig, VoiceConfig
+from bot.project.channels import VoiceHandoffConfig as HandoffConfig
+
+__all__ = ["DTMFConfig", "HandoffConfig", "STTConfig", "TTSConfig", "TurnConfig", "TwilioCredentials", "VADConfig",
+           "VoiceConfig", "webhook_auth_token"]
 
 TWILIO_API = "https://api.twilio.com"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class VADConfig(_Strict):
-    """Voice activity detection (Silero, shipped inside pipecat)."""
-
-    confidence: float = Field(default=0.7, ge=0, le=1)
-    """Minimum Silero confidence for a 20 ms window to count as speech."""
-    start_secs: float = Field(default=0.2, ge=0.05, le=2)
-    """Speech must last this long before the caller counts as speaking."""
-    stop_secs: float = Field(default=0.2, ge=0.05, le=3)
-    """Silence after speech before VAD reports a stop; the turn strategy then decides if the turn ended."""
-    min_volume: float = Field(default=0.6, ge=0, le=1)
-    """Minimum smoothed volume for speech (filters line noise)."""
-
-
-class TurnConfig(_Strict):
-    """When the caller's turn is over, and when they may interrupt the bot."""
-
-    smart_turn: bool = True
-    """Ask the smart-turn model (shipped inside pipecat) whether a pause ends the turn; off: every VAD stop does."""
-    max_silence_secs: float = Field(default=0.8, ge=0.2, le=5)
-    """With smart-turn: silence after which the turn ends even when the model thinks the caller is not done."""
-    stop_timeout_secs: float = Field(default=2.5, ge=0.5, le=10)
-    """A turn with no usable transcript is closed after this long."""
-    barge_in: bool = True
-    """The caller may talk over the bot (the bot stops and ``clear`` is sent)."""
-    barge_in_min_secs: float = Field(default=0.8, ge=0.1, le=3)
-    """While the bot speaks, speech this long interrupts even if not yet understood."""
-    backchannels: list[str] = Field(default_factory=lambda: [
-        "mhm", "mm", "hmm", "uh huh", "okay", "ok", "yeah", "yes", "right", "sure", "alright", "i see"])
-    """Words that, said alone while the bot speaks, do not interrupt it."""
-
-
-class STTConfig(_Strict):
-    """Speech to text."""
-
-    engine: Literal["pocketsphinx", "pipecat"] = "pocketsphinx"
-    """``pocketsphinx`` (offline, default) or ``pipecat``: any pipecat STT service named by ``service``."""
-    service: str | None = None
-    """With ``engine: pipecat``: ``module:Class`` of a pipecat STT service
-    (e.g. ``pipecat.services.deepgram.stt:DeepgramSTTService``)."""
-    service_args: dict[str, str] = Field(default_factory=dict)
-    """Keyword arguments for ``service``; a value ``env:NAME`` is read from the environment at start."""
-    domain_lm: bool = True
-    """Bias pocketsphinx to the project: a trigram model of its NLU examples, responses and slot values."""
-    grammars: bool = True
-    """Switch to a closed grammar when the bot asked for digits, a code like A1001 or yes/no."""
-    extra_phrases: list[str] = Field(default_factory=list)
-    """More sentences callers say (added to the domain language model)."""
-
-
-class TTSConfig(_Strict):
-    """Text to speech."""
-
-    engine: Literal["espeak-ng", "pipecat"] = "espeak-ng"
-    """``espeak-ng`` (offline, default) or ``pipecat``: a pipecat TTS service named by ``service``."""
-    service: str | None = None
-    """With ``engine: pipecat``: ``module:Class`` of a pipecat TTS service."""
-    service_args: dict[str, str] = Field(default_factory=dict)
-    """Keyword arguments for ``service``; a value ``env:NAME`` is read from the environment at start."""
-    voice: str = "en-us"
-    """espeak-ng voice (``espeak-ng --voices``)."""
-    words_per_minute: int = Field(default=165, ge=80, le=450)
-    """Speaking rate."""
-    binary: str = "espeak-ng"
-    """espeak-ng executable (looked up on ``PATH``)."""
-
-
-class DTMFConfig(_Strict):
-    """Keypad input."""
-
-    end_key: str = "#"
-    """Ends digit entry at once."""
-    inter_digit_secs: float = Field(default=2.5, ge=0.3, le=10)
-    """Digit entry also ends after this long without a key."""
-    max_digits: int = Field(default=20, ge=1, le=64)
-    """Longer entries are cut (bounded input)."""
-
-
-class HandoffConfig(_Strict):
-    """Where a call goes when the bot hands it to a person."""
-
-    dial: str | None = None
-    """Phone number (E.164) or ``sip:`` URI to transfer to; unset: the caller stays on the line with the bot."""
-    caller_id: str | None = None
-    """Caller id presented on the transferred leg (a Twilio number you own)."""
-
-
-class VoiceConfig(_Strict):
-    """The voice channel (Twilio Media Streams)."""
-
-    enabled: bool = True
-    """Serve ``/voice/twiml`` and ``/voice/stream``."""
-    greeting: str | None = "utter_greet"
-    """Response spoken when a call connects (a ``voice`` variant is preferred); ``null``: the bot waits."""
-    max_call_secs: int = Field(default=1800, ge=10, le=4 * 3600)
-    """A call is ended after this long."""
-    idle_secs: int = Field(default=120, ge=5, le=3600)
-    """A call with no audio from the caller for this long is ended."""
-    max_concurrent_calls: int = Field(default=8, ge=1, le=1000)
-    """Further calls are refused with a spoken apology in TwiML and a closed stream (bounded load)."""
-    stream_token_secs: int = Field(default=60, ge=5, le=600)
-    """How long the token ``/voice/twiml`` mints for a call's media stream stays valid (Twilio connects the
-    stream within a second or two; a stream opened later, or with no token, is refused)."""
-    vad: VADConfig = VADConfig()
-    """Voice activity detection."""
-    turns: TurnConfig = TurnConfig()
-    """End of turn and barge-in."""
-    stt: STTConfig = STTConfig()
-    """Speech to text."""
-    tts: TTSConfig = TTSConfig()
-    """Text to speech."""
-    dtmf: DTMFConfig = DTMFConfig()
-    """Keypad input."""
-    handoff: HandoffConfig = HandoffConfig()
-    """Call transfer on escalation."""
 
 
 @dataclass(frozen=True, slots=True)
