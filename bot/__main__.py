@@ -1,4 +1,4 @@
-"""``python -m bot`` is the ``careline`` command."""
+"""``python -m bot`` runs the core's commands alone; ``python -m careline`` is the whole ``careline`` command."""
 
 from bot.cli import main
 

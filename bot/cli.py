@@ -1,4 +1,10 @@
-"""The ``careline`` command line: serve, chat, validate, demo data (and sub-commands of other packages)."""
+"""The core's commands: ``chat``, ``validate``, ``demo``, and the core packages' groups (``kb``, ``scope``,
+``handoff``, ``report``).
+
+:data:`main` is the core alone (``python -m bot``): it imports no connector and no eval. The ``careline``
+command is composed outside the core, in :mod:`careline.cli`, which adds the connectors' commands
+(``serve``, ``call``) and ``eval``.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +17,22 @@ from typing import Any
 
 import click
 
+from bot.analytics.cli import report
 from bot.errors import ConfigError
+from bot.guardrails.cli import scope
+from bot.handoff.cli import handoff
+from bot.knowledge.cli import kb
 from bot.settings import DEMO_PROJECT, Settings
 
 
-def _offline() -> None:
+def offline() -> None:
     """No network at run time: every model loads from a local path."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def _load(project: Path) -> Any:
+def load_or_exit(project: Path) -> Any:
+    """The project at ``project``, or exit 1 after printing its problems (file, line, key)."""
     from bot.project import load_project
 
     try:
@@ -35,83 +46,13 @@ def _load(project: Path) -> Any:
 @click.version_option(package_name="careline")
 def main() -> None:
     """Careline: customer-service chatbots and voicebots with human handoff."""
-    _offline()
+    offline()
 
 
 project_option = click.option(
     "--project", "project", type=click.Path(path_type=Path), default=None,
     help="Project directory (default: the bundled Northwind demo).",
 )
-
-
-def is_bundled_demo(project: Path) -> bool:
-    """True when ``project`` is the demo shipped inside the package."""
-    return project.resolve() == DEMO_PROJECT.resolve()
-
-
-def open_rest_refusal(settings: Settings, project: Any) -> str | None:
-    """Why ``careline serve`` must not start: the REST channel would be open to anyone (no
-    ``CARELINE_REST_TOKEN``) and the project did not ask for that; ``None`` when it may start."""
-    if settings.rest_token is not None or project.config.channels.rest.open or is_bundled_demo(settings.project):
-        return None
-    return (f"error: the REST channel of {settings.project} would be open to anyone (any caller could talk as "
-            "any sender): set CARELINE_REST_TOKEN, or set `channels: {rest: {open: true}}` in config.yml")
-
-
-def start_up_lines(settings: Settings, base: str, *, tokens_generated: bool) -> list[str]:
-    """What ``careline serve`` prints: where everything is, and the tokens it generated (never one the
-    operator set through ``CARELINE_ADMIN_TOKEN`` or ``CARELINE_TOKENS``)."""
-    lines = [f"  {label + ':':<16}{where}" for label, where in (
-        ("web widget", f"{base}/"), ("agent console", f"{base}/agent/"), ("ops console", f"{base}/ops"),
-        ("REST channel", f"POST {base}/webhooks/rest/webhook"), ("voice (Twilio)", f"POST {base}/voice/twiml"),
-        ("health", f"{base}/health"),
-    )]
-    if settings.admin_token_generated:
-        lines.append(f"  {'admin token:':<16}{settings.admin_token}  (set CARELINE_ADMIN_TOKEN to choose one)")
-    if tokens_generated:
-        lines += [f"  {p.role + ' token:':<16}{p.token}  ({p.name}; set CARELINE_TOKENS to choose them)"
-                  for p in settings.tokens]
-    return lines
-
-
-@main.command()
-@project_option
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--database", "database_url", default=None, help="sqlite:///PATH or postgresql://... (default: SQLite).")
-def serve(project: Path | None, host: str, port: int, database_url: str | None) -> None:
-    """Serve the web app (widget, REST channel, APIs) for a project."""
-    from aiohttp import web
-
-    from bot.logs import configure_logging, get_logger
-    from bot.runtime import build_runtime
-    from connectors.web import create_app
-
-    settings = Settings.from_env(project=project, database_url=database_url)
-    configure_logging(json=settings.log_json, level=settings.log_level)
-    loaded = _load(settings.project)
-    refusal = open_rest_refusal(settings, loaded)
-    if refusal:
-        click.echo(refusal, err=True)
-        sys.exit(1)
-    if settings.rest_token is None:
-        get_logger("bot.cli").warning(
-            "rest_channel_open", demo=is_bundled_demo(settings.project),
-            detail="no CARELINE_REST_TOKEN: anyone who can reach the server can talk as any sender")
-
-    async def make_app() -> web.Application:
-        runtime = await build_runtime(settings, loaded)
-        return create_app(runtime)
-
-    base = f"http://{host}:{port}"
-    click.echo(f"Careline serving {loaded.config.assistant_id} on {base}")
-    for line in start_up_lines(settings, base, tokens_generated=not os.environ.get("CARELINE_TOKENS")):
-        click.echo(line)
-    try:
-        web.run_app(make_app(), host=host, port=port, print=None)
-    except ConfigError as exc:  # found while starting (e.g. an unset backend.token_env variable)
-        click.echo(str(exc), err=True)
-        sys.exit(1)
 
 
 @main.command()
@@ -125,7 +66,7 @@ def chat(project: Path | None, debug: bool, sender: str, database_url: str) -> N
 
     settings = Settings.from_env(project=project, database_url=database_url)
     configure_logging(level="warning")
-    loaded = _load(settings.project)
+    loaded = load_or_exit(settings.project)
     try:
         asyncio.run(_chat(settings, loaded, sender, debug))
     except ConfigError as exc:
@@ -170,7 +111,7 @@ async def _chat(settings: Settings, project: Any, sender: str, debug: bool) -> N
 @click.argument("project", type=click.Path(path_type=Path))
 def validate(project: Path) -> None:
     """Check a project directory; print every problem with file, line and key."""
-    loaded = _load(project)
+    loaded = load_or_exit(project)
     click.echo(
         f"ok: {project} — {len(loaded.flows)} flows, {len(loaded.nlu.intents)} intents, "
         f"{len(loaded.nlu.examples)} examples, {len(loaded.domain.responses)} responses, "
@@ -195,37 +136,5 @@ def demo_seed(as_json: bool) -> None:
         click.echo(f"{kind}: " + ", ".join(item["id"] for item in data[kind]))
 
 
-from evals.cli import EvalGroup  # noqa: E402 - the eval group's class; its commands import lazily
-
-
-@main.group(name="eval", cls=EvalGroup)
-def eval_() -> None:
-    """Evaluate: conversation test suites (careline eval PATH...) and datasets (nlu, kb, guard)."""
-
-
-def _mount_optional() -> None:
-    """Sub-commands contributed by other packages (present once they are built)."""
-    import importlib
-    import importlib.util
-
-    for module, attr, group, name in (
-        ("bot.knowledge.cli", "kb", main, "kb"),
-        ("bot.knowledge.cli", "eval_kb", eval_, "kb"),
-        ("bot.nlu.cli", "eval_nlu", eval_, "nlu"),
-        ("bot.guardrails.cli", "scope", main, "scope"),
-        ("bot.guardrails.cli", "eval_guard", eval_, "guard"),
-        ("bot.handoff.cli", "handoff", main, "handoff"),
-        ("connectors.voice.cli", "call", main, "call"),
-        ("bot.analytics.cli", "report", main, "report"),
-    ):
-        try:
-            if importlib.util.find_spec(module) is None:
-                continue
-        except ModuleNotFoundError:
-            continue
-        command = getattr(importlib.import_module(module), attr, None)
-        if command is not None:
-            group.add_command(command, name=name)
-
-
-_mount_optional()
+for _command in (kb, scope, handoff, report):
+    main.add_command(_command)

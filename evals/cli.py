@@ -1,9 +1,10 @@
 """``careline eval``: run conversation test suites (``careline eval PATH...``) next to the dataset evals
-(``careline eval nlu|kb|guard``, mounted by their packages).
+(``careline eval nlu|kb|guard``, :mod:`evals.datasets`).
 
-:class:`EvalGroup` is the ``eval`` group: a first argument that is not a sub-command name is taken as the
-start of a suite run, so ``careline eval evals/suites --junit out.xml`` and
-``careline eval run evals/suites --junit out.xml`` are the same command.
+:data:`eval_group` is the ``eval`` group the ``careline`` command mounts (:mod:`careline.cli`). It is an
+:class:`EvalGroup`: a first argument that is not a sub-command name is taken as the start of a suite run, so
+``careline eval evals/suites --junit out.xml`` and ``careline eval run evals/suites --junit out.xml`` are the
+same command.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from evals.datasets import eval_guard, eval_kb, eval_nlu
 
 RUN = "run"
 SHIPPED_SUITES = Path(__file__).parent / "suites"
@@ -173,3 +176,12 @@ def run_command(paths: tuple[Path, ...], project: Path | None, url: str | None, 
         sys.exit(EXIT_FAILED)
     if not run.passed or (comparison is not None and comparison.regressed):
         sys.exit(EXIT_FAILED)
+
+
+@click.group(name="eval", cls=EvalGroup)
+def eval_group() -> None:
+    """Evaluate: conversation test suites (careline eval PATH...) and datasets (nlu, kb, guard)."""
+
+
+for _name, _command in (("nlu", eval_nlu), ("kb", eval_kb), ("guard", eval_guard)):
+    eval_group.add_command(_command, _name)

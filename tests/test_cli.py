@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import main, open_rest_refusal
 from bot.project import load_project
 from bot.settings import DEMO_PROJECT, Settings
+from careline.cli import main
+from connectors.web.cli import open_rest_refusal
 
 OPERATOR_ADMIN = "operator-admin-token-42"
 OPERATOR_TOKENS = "amy:agent:operator-agent-token,olga:ops:operator-ops-token"
@@ -116,7 +117,7 @@ def test_serve_refuses_to_start_an_open_rest_channel_outside_the_demo(tmp_path: 
     line naming both ways out (a real process, so nothing of the test's own set-up helps it)."""
     env = {k: v for k, v in os.environ.items() if k != "CARELINE_REST_TOKEN"}
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--project", str(project_copy(tmp_path)), "--port", "0"],
+        [sys.executable, "-m", "careline", "serve", "--project", str(project_copy(tmp_path)), "--port", "0"],
         env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 1, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]

@@ -1,4 +1,6 @@
-"""``careline scope show|set|history|rollback`` and ``careline eval guard``.
+"""``careline scope show|set|history|rollback|releases|restore-release``: the automation scope and releases.
+
+``careline eval guard`` (a detector on a labelled dataset) lives in :mod:`evals.datasets`.
 
 The scope commands write the history in the deployment's database (``--database`` or
 ``CARELINE_DATABASE_URL``) and, with ``CARELINE_REDIS_URL``, tell every running worker at once.
@@ -7,11 +9,8 @@ The scope commands write the history in the deployment's database (``--database`
 from __future__ import annotations
 
 import asyncio
-import csv
 import getpass
 import json
-import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,7 +20,6 @@ import click
 
 from bot.errors import CarelineError, ConfigError
 from bot.settings import Settings
-from evals.dataset_report import report_option, write_report
 
 T = TypeVar("T")
 
@@ -214,95 +212,3 @@ def scope_restore_release(project: Path | None, database_url: str | None, releas
         return len(await store.restore(release, target))
 
     click.echo(f"restored {_run(project, database_url, action)} files of release {release} to {target}")
-
-
-def read_labelled_csv(path: Path) -> list[tuple[str, int]]:
-    """``text,label`` rows (header row first; label 1 = should fire, 0 = should not)."""
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or not {"text", "label"} <= set(reader.fieldnames):
-            raise click.BadParameter(f"{path}: the header row must name the columns 'text' and 'label'",
-                                     param_hint="--data")
-        rows = []
-        for line, row in enumerate(reader, start=2):
-            if row["label"] not in ("0", "1"):
-                raise click.BadParameter(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}",
-                                         param_hint="--data")
-            rows.append((row["text"], int(row["label"])))
-    return rows
-
-
-async def evaluate_detector(detector: Any, fires: Callable[[list[Any]], bool], rows: list[tuple[str, int]]
-                            ) -> dict[str, Any]:
-    """Precision, recall, F1 and per-message latency of ``detector`` on labelled ``rows``."""
-    from bot.conversation import ConversationState
-
-    await detector.detect("warm up", ConversationState("eval"), "rest")
-    tp = fp = fn = tn = 0
-    latencies = []
-    for index, (text, label) in enumerate(rows):
-        started = time.perf_counter()
-        signals = await detector.detect(text, ConversationState(f"eval-{index}"), "rest")
-        latencies.append((time.perf_counter() - started) * 1000)
-        predicted = fires(signals)
-        tp += predicted and label == 1
-        fp += predicted and label == 0
-        fn += (not predicted) and label == 1
-        tn += (not predicted) and label == 0
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    ordered = sorted(latencies)
-    return {
-        "detector": detector.name, "examples": len(rows), "precision": round(precision, 4),
-        "recall": round(recall, 4), "f1": round(f1, 4), "tp": tp, "fp": fp, "fn": fn, "tn": tn,
-        "latency_ms": {"mean": round(statistics.fmean(latencies), 2) if latencies else 0.0,
-                       "p50": round(ordered[len(ordered) // 2], 2) if ordered else 0.0,
-                       "p95": round(ordered[int(len(ordered) * 0.95)], 2) if ordered else 0.0},
-    }
-
-
-@click.command("guard")
-@project_option
-@click.option("--detector", "name", required=True, help="Detector name (emotion, regulated_topic, complexity, "
-              "prompt_injection, other_customer_data, pii, human_request).")
-@click.option("--data", "data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with a header row and the columns text,label.")
-@json_option
-@report_option
-def eval_guard(project: Path | None, name: str, data: Path, as_json: bool, report_dir: Path | None) -> None:
-    """Precision, recall, F1 and latency of one detector ("fires" = a signal the policy acts on)."""
-    from bot.embeddings import shared_embedder
-    from bot.guardrails.policy import lowest_threshold
-    from bot.guardrails.wiring import build_detectors, build_policy
-    from bot.project import load_project
-
-    rows = read_labelled_csv(data)
-    settings = Settings.from_env(project=project)
-    try:
-        loaded = load_project(settings.project)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    detectors = {d.name: d for d in build_detectors(loaded, shared_embedder())}
-    if name not in detectors:
-        raise click.BadParameter(f"no detector {name!r}; expected one of {sorted(detectors)}", param_hint="--detector")
-    policy = build_policy(loaded)
-
-    def fires(signals: list[Any]) -> bool:
-        for signal in signals:
-            rule = policy.rule(signal.category)
-            threshold = lowest_threshold(rule) if rule is not None else 0.0
-            if threshold is not None and signal.score >= threshold:
-                return True
-        return False
-
-    result = asyncio.run(evaluate_detector(detectors[name], fires, rows))
-    if report_dir is not None:
-        write_report(report_dir, f"guard-{name}", result)
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    click.echo(f"{result['detector']}: precision {result['precision']:.3f}  recall {result['recall']:.3f}  "
-               f"F1 {result['f1']:.3f}  on {result['examples']} examples; latency mean "
-               f"{result['latency_ms']['mean']} ms, p95 {result['latency_ms']['p95']} ms")
-    sys.stdout.flush()

@@ -1,18 +1,16 @@
-"""``careline kb ingest|query`` and ``careline eval kb``."""
+"""``careline kb ingest|query``: the knowledge base index (``careline eval kb`` lives in :mod:`evals.datasets`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
 from bot.errors import ConfigError
-from evals.dataset_report import report_option, write_report
 
 
 def _project_settings(project: Path) -> tuple[Any, Any]:
@@ -93,40 +91,3 @@ def query(project: Path, question: str, top_k: int, context: tuple[str, ...], as
         click.echo(f"{row['rank']}. {row['score']:.3f} (sim {row['similarity']:.3f})  {row['doc_id']} › "
                    f"{row['heading']}")
         click.echo("   " + row["text"].replace("\n", "\n   ")[:400])
-
-
-@click.command("eval_kb")
-@click.option("--docs", "docs", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of documents (a doc id is the path relative to it, without extension).")
-@click.option("--queries", "queries", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help='JSON lines: {"query", "context" (optional), "relevant": [doc id]}.')
-@click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 50))
-@click.option("--no-context", is_flag=True, help="Ignore the queries' conversation context (for comparison).")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@report_option
-def eval_kb(docs: Path, queries: Path, top_k: int, no_context: bool, as_json: bool, report_dir: Path | None) -> None:
-    """Ingest DOCS into a fresh index and print recall@1, recall@5, MRR@5 and latency for QUERIES."""
-    from bot.embeddings import shared_embedder
-    from bot.knowledge import KnowledgeBase, KnowledgeConfig
-    from bot.knowledge.evaluate import evaluate_retrieval, read_queries
-
-    try:
-        cases = read_queries(queries)
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
-    with tempfile.TemporaryDirectory(prefix="careline-eval-kb-") as folder:
-        knowledge = KnowledgeBase.open(docs, KnowledgeConfig(top_k=max(top_k, 5)), embedder=shared_embedder(),
-                                       index_dir=Path(folder), knowledge_dir=docs)
-        report = asyncio.run(evaluate_retrieval(knowledge, cases, top_k=top_k, use_context=not no_context))
-    data = report.to_dict()
-    data.update(documents=knowledge.report.documents, vectors=knowledge.report.vectors,
-                skipped=len(knowledge.report.skipped), build_seconds=round(knowledge.report.seconds, 2))
-    if report_dir is not None:
-        write_report(report_dir, "kb", data)
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-        return
-    click.echo(f"queries {report.queries}  recall@1 {report.recall_at_1:.3f}  recall@5 {report.recall_at_5:.3f}  "
-               f"MRR@5 {report.mrr_at_5:.3f}  latency p50 {report.latency_p50_ms:.1f} ms  "
-               f"p95 {report.latency_p95_ms:.1f} ms")

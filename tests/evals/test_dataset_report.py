@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bot.cli import main
 from bot.embeddings import Embedder
+from careline.cli import main
 
 
 def test_eval_guard_writes_json_and_markdown_reports(tmp_path: Path, embedder: Embedder) -> None:

@@ -181,7 +181,7 @@ async def test_http_target_judges_like_in_process(tmp_path: Path, server: str) -
 
 def test_cli_runs_paths_writes_junit_report_json_and_keeps_subcommands(tmp_path: Path) -> None:
     """`careline eval PATH` runs suites and writes its outputs; `eval nlu` is still a sub-command."""
-    from bot.cli import main
+    from careline.cli import main
 
     suite = suite_file(tmp_path)
     junit, report, out = tmp_path / "junit.xml", tmp_path / "report", tmp_path / "run.json"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bot.cli import main
+from careline.cli import main
 
 DATA = Path(__file__).parent / "data"
 

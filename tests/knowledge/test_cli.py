@@ -10,8 +10,9 @@ from click.testing import CliRunner
 
 from bot.embeddings import Embedder
 from bot.errors import ConfigError
-from bot.knowledge.cli import eval_kb, kb
+from bot.knowledge.cli import kb
 from bot.knowledge.evaluate import read_queries
+from evals.datasets import eval_kb
 
 
 @pytest.fixture(autouse=True)

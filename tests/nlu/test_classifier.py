@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from bot.embeddings import Embedder
-from bot.nlu.cli import eval_nlu
 from bot.nlu.embedding_classifier import EmbeddingIntentClassifier
 from bot.nlu.evaluation import LabelledData, decide, score, threshold_for_recall
 from bot.nlu.onnx_encoder import OnnxEncoder
 from bot.nlu.training import out_of_fold_ranking
 from bot.nlu.understander import Understander
+from evals.datasets import eval_nlu
 
 DOMAIN_QUERIES = {
     "where's my parcel? it still hasn't come": "check_order_status",

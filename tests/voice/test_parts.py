@@ -122,7 +122,7 @@ def test_twilio_credentials_come_from_the_environment_only_when_complete() -> No
 
 def test_call_command_is_mounted_on_the_cli() -> None:
     """``careline call --help`` documents the simulated caller."""
-    from bot.cli import main
+    from careline.cli import main
 
     result = CliRunner().invoke(main, ["call", "--help"])
     assert result.exit_code == 0 and "dtmf:" in result.output

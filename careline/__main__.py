@@ -1,0 +1,5 @@
+"""``python -m careline`` is the ``careline`` command."""
+
+from careline.cli import main
+
+main()
