@@ -9,7 +9,7 @@ websocket), :mod:`.stt` and :mod:`.lm` (recognition and the project's speech mod
 :mod:`.bridge` (engine, DTMF, interruptions, handoff), :mod:`.tts`, :mod:`.pipeline` (one call),
 :mod:`.routes` (HTTP), :mod:`.twiml`, :mod:`.caller` (the simulated caller; ``careline call``).
 
-Importing this package stays light (no pipecat): the project schema imports :mod:`.config`.
+Importing this package stays light (no pipecat): it re-exports the ``voice:`` settings (:mod:`.config`) only.
 """
 
 from connectors.voice.config import TwilioCredentials, VoiceConfig

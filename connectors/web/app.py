@@ -24,13 +24,12 @@ numbers (``NaN``, ``Infinity``, ``1e999``), lone surrogates and NUL characters.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import Any
 
 import structlog
@@ -256,24 +255,15 @@ async def tracker(request: web.Request) -> web.Response:
     return web.json_response(tracker_json(state), dumps=lambda o: json.dumps(o, default=str))
 
 
-#: Route modules of other connectors, each with ``setup_routes(app)``; mounted when the module exists.
-ROUTE_MODULES = (
-    "connectors.web.health",
-    "connectors.web.widget",
-    "connectors.web.handoff_api",
-    "connectors.web.agent_console",
-    "connectors.web.ops_api",
-    "connectors.web.ops_console",
-    "connectors.voice.routes",
-)
+def route_modules() -> tuple[ModuleType, ...]:
+    """The modules that add routes to the app, in mounting order; each has ``setup_routes(app)``.
 
+    Imported here rather than at the top because each of them imports this module's helpers
+    (``RUNTIME``, ``read_json``...). The voice connector's routes are served by the same app."""
+    from connectors.voice import routes as voice_routes
+    from connectors.web import agent_console, handoff_api, health, ops_api, ops_console, widget
 
-def module_exists(name: str) -> bool:
-    """True when ``name`` can be imported (its parent packages exist and it does)."""
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
+    return (health, widget, handoff_api, agent_console, ops_api, ops_console, voice_routes)
 
 
 def create_app(runtime: Runtime) -> web.Application:
@@ -283,9 +273,8 @@ def create_app(runtime: Runtime) -> web.Application:
     app[LIMITER] = make_limiter(runtime.settings.redis_url)
     app.router.add_post("/webhooks/rest/webhook", rest_webhook)
     app.router.add_get("/conversations/{conversation_id}/tracker", tracker)
-    for module in ROUTE_MODULES:
-        if module_exists(module):
-            importlib.import_module(module).setup_routes(app)
+    for module in route_modules():
+        module.setup_routes(app)
 
     async def close_runtime(_app: web.Application) -> None:
         await app[LIMITER].close()

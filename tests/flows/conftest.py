@@ -7,8 +7,6 @@ starts from the seed data.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import warnings
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -33,17 +31,11 @@ from bot.testing.server import serve_app
 def _preload_routes() -> None:
     """Import the web app's route modules once, up front: pipecat (voice routes) imports the deprecated
     ``audioop`` module, and warnings are errors inside tests."""
-    from connectors.web.app import ROUTE_MODULES
+    from connectors.web.app import route_modules
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        for module in ROUTE_MODULES:
-            try:
-                found = importlib.util.find_spec(module) is not None
-            except ModuleNotFoundError:
-                found = False
-            if found:
-                importlib.import_module(module)
+        route_modules()
 
 
 _preload_routes()
