@@ -46,6 +46,7 @@ from bot.conversation import ConversationState, Status
 from bot.engine import Engine
 from bot.errors import CarelineError, RateLimited
 from bot.events import AgentMessage, BotUttered
+from bot.flows.progress import collecting_slot
 from bot.logs import get_logger
 from bot.messages import BotMessage, Button, UserMessage
 from bot.project import Project
@@ -331,16 +332,10 @@ class EngineBridge(FrameProcessor):
 def expected_answer(state: ConversationState, project: Project) -> Expectation | None:
     """What the active flow step collects: digits, a letter-and-digits code, yes/no, one of a slot's values,
     or anything (``OPEN``); ``None`` when no flow step is waiting for an answer."""
-    if not state.flow_stack:
+    collect = collecting_slot(state, project.flows)
+    if collect is None:
         return None
-    frame = state.flow_stack[-1]
-    flow = project.flows.get(frame.flow_id)
-    if flow is None or frame.step_id is None:
-        return None
-    step = next((s for i, s in enumerate(flow.steps) if (s.id or str(i)) == frame.step_id), None)
-    if step is None or step.collect is None:
-        return None
-    slot = project.domain.slots.get(step.collect)
+    slot = project.domain.slots.get(collect)
     if slot is None:
         return Expectation()
     if slot.type == "bool":
@@ -351,6 +346,6 @@ def expected_answer(state: ConversationState, project: Project) -> Expectation |
     forms = {ENTITY_EXPECTATIONS.get(str(e), Expectation()) for e in entities}
     if len(forms) == 1 and (form := forms.pop()).kind is not Expect.OPEN:
         return form
-    if not entities and any(hint in step.collect.lower() for hint in DIGIT_SLOT_HINTS):
+    if not entities and any(hint in collect.lower() for hint in DIGIT_SLOT_HINTS):
         return Expectation(Expect.DIGITS)
     return Expectation()

@@ -1,0 +1,30 @@
+"""Where a conversation stands in its flows: the one view of the flow runner's state a channel may read.
+
+Channels (the phone line biases its recognizer to the answer it expects) ask here instead of walking
+``project.flows`` and the runner's step keys themselves, so the flow internals can change behind this
+module. Connectors may import this module and no other part of :mod:`bot.flows` (a contract in
+``pyproject.toml``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.conversation import ConversationState
+from bot.flows.runner import index_of
+from bot.flows.schema import Flow
+
+__all__ = ["collecting_slot"]
+
+
+def collecting_slot(state: ConversationState, flows: Mapping[str, Flow]) -> str | None:
+    """The slot the active flow's current step is waiting for (its ``collect``), or ``None`` when no flow is
+    active, the flow is unknown, it has not reached a step, or the step collects nothing."""
+    if not state.flow_stack:
+        return None
+    frame = state.flow_stack[-1]
+    flow = flows.get(frame.flow_id)
+    if flow is None:
+        return None
+    index = index_of(flow, frame.step_id)
+    return None if index is None else flow.steps[index].collect
