@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE := 1
 RUN_PACKAGES := espeak-ng
 TEST_PACKAGES := $(RUN_PACKAGES) chromium sox
 
-.PHONY: run test install lint typecheck bench clean
+.PHONY: run test install lint typecheck contracts bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,15 +40,20 @@ run: install system-deps-RUN
 	@if $(VENV)/bin/careline kb --help >/dev/null 2>&1; then $(VENV)/bin/careline kb ingest bot/demo/project; fi
 	$(VENV)/bin/careline serve --host $(HOST) --port $(PORT)
 
-test: install system-deps-TEST
+# lint, types and the import contracts first: they fail in seconds, the suite takes minutes.
+test: install lint typecheck contracts system-deps-TEST
 	$(PIP) check
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check bot connectors evals tests benchmarks
+	$(VENV)/bin/ruff check bot connectors evals careline tests benchmarks
 
 typecheck: install
 	$(VENV)/bin/mypy
+
+# The layers only point down (careline → evals → connectors → bot): [tool.importlinter] in pyproject.toml.
+contracts: install
+	$(VENV)/bin/lint-imports
 
 bench: install
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
