@@ -76,7 +76,7 @@ def serve_workers(
             log = (log_dir / f"worker{index}.log").open("w")
             logs.append(log)
             procs.append(subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                [sys.executable, "-m", "bot", "serve", "--port", str(port), "--database", database_url, *where],
+                [sys.executable, "-m", "careline", "serve", "--port", str(port), "--database", database_url, *where],
                 env={**os.environ, "CARELINE_REDIS_URL": redis_url, "CARELINE_LOG_LEVEL": "warning", **(env or {})},
                 stdout=log, stderr=subprocess.STDOUT,
             ))
