@@ -23,11 +23,13 @@ __all__ = ["DTMFConfig", "STTConfig", "TTSConfig", "TurnConfig", "VADConfig", "V
            "WidgetConfig"]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """A config section: frozen, and an unknown key is an error (a typo never passes silently)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class VADConfig(_Strict):
+class VADConfig(Strict):
     """Voice activity detection (Silero, shipped inside pipecat)."""
 
     confidence: float = Field(default=0.7, ge=0, le=1)
@@ -40,7 +42,7 @@ class VADConfig(_Strict):
     """Minimum smoothed volume for speech (filters line noise)."""
 
 
-class TurnConfig(_Strict):
+class TurnConfig(Strict):
     """When the caller's turn is over, and when they may interrupt the bot."""
 
     smart_turn: bool = True
@@ -58,7 +60,7 @@ class TurnConfig(_Strict):
     """Words that, said alone while the bot speaks, do not interrupt it."""
 
 
-class STTConfig(_Strict):
+class STTConfig(Strict):
     """Speech to text."""
 
     engine: Literal["pocketsphinx", "pipecat"] = "pocketsphinx"
@@ -76,7 +78,7 @@ class STTConfig(_Strict):
     """More sentences callers say (added to the domain language model)."""
 
 
-class TTSConfig(_Strict):
+class TTSConfig(Strict):
     """Text to speech."""
 
     engine: Literal["espeak-ng", "pipecat"] = "espeak-ng"
@@ -93,7 +95,7 @@ class TTSConfig(_Strict):
     """espeak-ng executable (looked up on ``PATH``)."""
 
 
-class DTMFConfig(_Strict):
+class DTMFConfig(Strict):
     """Keypad input."""
 
     end_key: str = "#"
@@ -104,7 +106,7 @@ class DTMFConfig(_Strict):
     """Longer entries are cut (bounded input)."""
 
 
-class VoiceHandoffConfig(_Strict):
+class VoiceHandoffConfig(Strict):
     """Where a call goes when the bot hands it to a person."""
 
     dial: str | None = None
@@ -113,7 +115,7 @@ class VoiceHandoffConfig(_Strict):
     """Caller id presented on the transferred leg (a Twilio number you own)."""
 
 
-class VoiceConfig(_Strict):
+class VoiceConfig(Strict):
     """The voice channel (Twilio Media Streams)."""
 
     enabled: bool = True
@@ -143,7 +145,7 @@ class VoiceConfig(_Strict):
     """Call transfer on escalation."""
 
 
-class WidgetConfig(_Strict):
+class WidgetConfig(Strict):
     """Settings of the web chat widget served at ``/widget.js``."""
 
     allowed_origins: list[str] = Field(default_factory=list)

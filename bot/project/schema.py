@@ -7,18 +7,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from bot.handoff.config import HandoffConfig
 from bot.knowledge.config import KnowledgeConfig
 from bot.llm import LLMConfig
+from bot.project.channels import Strict as _Strict
 from bot.project.channels import VoiceConfig, WidgetConfig
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
 
 LLMMode = Literal["off", "fallback", "primary"]
 

@@ -199,6 +199,18 @@ def message_id_of(value: Any) -> str | None:
     return value
 
 
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """Query parameter ``name`` as a whole number from ``low`` to ``high`` (``default`` when absent), or a
+    400 naming the bounds (signs, huge digit runs and other text included)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))) or not low <= int(raw) <= high:
+        shown = raw if len(raw) <= 20 else raw[:20] + "…"
+        raise RequestError(f"'{name}' must be an integer from {low} to {high}, got {shown!r}")
+    return int(raw)
+
+
 def client_source(request: web.Request) -> str:
     """Who sent ``request`` as this server saw it: the peer address (``X-Forwarded-For`` is not trusted)."""
     return f"ip:{request.remote or 'unknown'}"

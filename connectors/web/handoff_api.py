@@ -34,7 +34,7 @@ from bot.handoff.live import AgentFeed, live_event
 from bot.handoff.service import HandoffService, Outcome
 from bot.logs import get_logger
 from bot.settings import Principal
-from connectors.web.app import RUNTIME, read_json
+from connectors.web.app import RUNTIME, query_int, read_json
 from connectors.web.auth import require_role
 
 log = get_logger(__name__)
@@ -127,10 +127,7 @@ async def audit(request: web.Request) -> web.Response:
     require_role(request, runtime.settings, "admin")
     if runtime.handoff is None:
         raise web.HTTPServiceUnavailable(text='{"error": "handoff is not configured"}', content_type="application/json")
-    try:
-        limit = min(int(request.query.get("limit", "200")), 1000)
-    except ValueError as exc:
-        raise RequestError(f"'limit' must be an integer, got {request.query.get('limit')!r}") from exc
+    limit = query_int(request, "limit", 200, 1, 1000)
     records = await runtime.handoff.audit.records(conversation_id=request.query.get("conversation_id"), limit=limit)
     return web.json_response({"audit": [r.to_dict() for r in records]}, dumps=_dumps)
 

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from bot.errors import RequestError
 from bot.guardrails.scope import ScopeService, check_version
-from connectors.web.app import RUNTIME, read_json
+from connectors.web.app import RUNTIME, query_int, read_json
 from connectors.web.auth import require_role
 
 SCOPE_KEYS = ("automation", "flows", "channels", "intents", "rollout")
@@ -30,15 +30,6 @@ MAX_LIMIT = 1000
 #: A channel switch names a channel like ``web`` or ``voice``; at most this many channel switches per change.
 CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 MAX_CHANNELS = 50
-_LIMIT = re.compile(r"^[0-9]{1,4}$")
-
-
-def bounded_int(raw: str, name: str, low: int, high: int) -> int:
-    """Query parameter ``name`` as an integer from ``low`` to ``high``, or a 400 naming the bounds."""
-    if not _LIMIT.match(raw) or not low <= int(raw) <= high:
-        shown = raw if len(raw) <= 20 else raw[:20] + "…"
-        raise RequestError(f"'{name}' must be an integer from {low} to {high}, got {shown!r}")
-    return int(raw)
 
 
 def check_channels(value: Any) -> None:
@@ -83,7 +74,7 @@ async def put_scope(request: web.Request) -> web.Response:
 
 async def scope_history(request: web.Request) -> web.Response:
     service, _ = _service(request)
-    limit = bounded_int(request.query.get("limit", "100"), "limit", 1, MAX_LIMIT)
+    limit = query_int(request, "limit", 100, 1, MAX_LIMIT)
     versions = await service.history(limit)
     return web.json_response({"current": service.current.version, "versions": [v.to_dict() for v in versions]})
 

@@ -76,7 +76,7 @@ T = TypeVar("T")
 
 async def until_disconnected(request: web.Request, work: Awaitable[T]) -> T:
     """``work``'s result; when the client goes away first (or the handler is cancelled), ``work`` is cancelled
-    and ``kpi_read_abandoned`` logged. (aiohttp cancels handlers on disconnect only with ``handler_cancellation``
+    and ``ops_read_abandoned`` logged. (aiohttp cancels handlers on disconnect only with ``handler_cancellation``
     on, so this polls the connection.)"""
     task = asyncio.ensure_future(work)
     try:

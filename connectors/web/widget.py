@@ -44,7 +44,7 @@ from bot.logs import get_logger
 from bot.messages import UserMessage
 from bot.ratelimit import Rate
 from bot.runtime import Runtime
-from connectors.web.app import RUNTIME, admit_client, client_source, limiter, parse_json_object, read_json
+from connectors.web.app import RUNTIME, admit_client, client_source, limiter, parse_json_object, query_int, read_json
 from connectors.web.widget_config import WidgetConfig
 from connectors.web.widget_protocol import (
     CLIENT_ID,
@@ -57,6 +57,8 @@ from connectors.web.widget_protocol import (
 )
 
 log = get_logger(__name__)
+#: The largest ``since`` cursor read (an event index: no conversation holds a billion events).
+MAX_CURSOR = 10**9
 
 STATIC = Path(__file__).parent / "static" / "widget"
 DEMO_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -257,12 +259,7 @@ async def items(request: web.Request) -> web.StreamResponse:
     runtime, config = _settings(request)
     _check_origin(request, config)
     conversation_id = _conversation_id(request.match_info["conversation_id"])
-    try:
-        since = int(request.query.get("since", "0"))
-    except ValueError as exc:
-        raise RequestError(f"'since' must be a whole number, got {request.query.get('since')!r}") from exc
-    if since < 0:
-        raise RequestError(f"'since' must be 0 or more, got {since}")
+    since = query_int(request, "since", 0, 0, MAX_CURSOR)
     state = await runtime.engine.state(conversation_id)
     visible = public_items(state.events[since:])
     if since == 0:

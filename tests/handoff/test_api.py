@@ -146,3 +146,13 @@ async def test_the_live_socket_tells_the_console_to_reload_after_a_bus_resync(se
         await _say(http, server, "missed1", "hello?")
         seen = [await ws.receive_json(timeout=5)]
     assert seen[0]["type"] == "event" and seen[0]["conversation_id"] == "missed1"
+
+
+async def test_the_audit_limit_is_bounded(server: str) -> None:
+    """A negative or oversized ``limit`` is a 400 naming the bounds (SQLite reads ``LIMIT -5`` as no limit)."""
+    async with aiohttp.ClientSession() as http:
+        for raw in ("-5", "0", "1001", "9" * 5000, "abc"):
+            async with http.get(server + f"/api/handoff/audit?limit={raw}", headers=ADMIN_AUTH) as resp:
+                assert resp.status == 400 and "from 1 to 1000" in (await resp.json())["error"]
+        async with http.get(server + "/api/handoff/audit?limit=2", headers=ADMIN_AUTH) as resp:
+            assert resp.status == 200
