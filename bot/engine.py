@@ -235,8 +235,3 @@ def replies_to(events: Sequence[Event], message_id: str) -> list[BotMessage] | N
                                               citations=later.citations))
             return replies
     return None
-
-
-def bot_messages(events: Sequence[Event]) -> list[BotUttered]:
-    """The bot's utterances among ``events``."""
-    return [e for e in events if isinstance(e, BotUttered)]

@@ -6,8 +6,6 @@ Each stage is a small object with one async method, ``run(turn)``. Stages only r
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -16,15 +14,12 @@ from bot.guardrails.base import Action, Detector, Policy, Signal
 from bot.handoff.context import build_context
 from bot.logs import get_logger
 from bot.messages import BotMessage, Button
-from bot.nlu.base import Entity, Understanding
 from bot.nlu.llm_commands import HUMAN_HANDOFF, dialogue_context
+from bot.nlu.payload import parse_payload
 from bot.nlu.understander import Understander
-from bot.turn import Escalation, Turn
+from bot.turn import Escalation, Turn, priority_of
 
 log = get_logger(__name__)
-
-#: Escalation reasons by priority (highest first); the handoff queue orders by this.
-PRIORITY = ("safety", "regulated", "emotional", "auth_failed", "requested", "complex", "scope", "error")
 
 HUMAN_BUTTON = Button("Talk to a person", "/human")
 
@@ -120,25 +115,6 @@ class InputGuards:
         elif decision.action is Action.OFFER_HUMAN:
             turn.reply(BotMessage("Would you like me to connect you with a person?", (HUMAN_BUTTON,),
                                   response="utter_offer_human"))
-
-
-_PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z0-9_]+)(?P<entities>\{.*\})?$")
-
-
-def parse_payload(text: str) -> Understanding | None:
-    """A Rasa-style button payload ``/intent{"slot": "value"}`` as a certain understanding."""
-    match = _PAYLOAD.match(text.strip())
-    if match is None:
-        return None
-    entities: tuple[Entity, ...] = ()
-    if match.group("entities"):
-        try:
-            values: dict[str, Any] = json.loads(match.group("entities"))
-        except json.JSONDecodeError:
-            return None
-        entities = tuple(Entity(k, v, extractor="payload") for k, v in values.items())
-    intent = match.group("intent")
-    return Understanding(intent, 1.0, ((intent, 1.0),), entities)
 
 
 class Understand:
@@ -282,7 +258,7 @@ class Escalate:
         if escalation is None or any(isinstance(e, Escalated) for e in turn.events):
             return
         team = escalation.team or turn.project.config.handoff.team_for(escalation.reason)
-        priority = len(PRIORITY) - PRIORITY.index(escalation.reason) if escalation.reason in PRIORITY else 0
+        priority = priority_of(escalation.reason)
         context = build_context(turn.state, turn.project, reason=escalation.reason,
                                 signals=escalation.signals, channel=turn.channel, team=team, priority=priority)
         if self.desk is not None:

@@ -13,6 +13,14 @@ from bot.messages import BotMessage, Button, UserMessage
 from bot.nlu.base import Understanding
 from bot.project import Project
 
+#: Escalation reasons by priority (highest first); the handoff queue orders by this.
+PRIORITY = ("safety", "regulated", "emotional", "auth_failed", "requested", "complex", "scope", "error")
+
+
+def priority_of(reason: str) -> int:
+    """The queue priority of an escalation ``reason``: ``len(PRIORITY)`` for the first, 0 for an unknown reason."""
+    return len(PRIORITY) - PRIORITY.index(reason) if reason in PRIORITY else 0
+
 
 @dataclass(frozen=True, slots=True)
 class Escalation:

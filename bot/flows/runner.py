@@ -38,7 +38,7 @@ from bot.events import (
 )
 from bot.flows.actions.executor import Executor, slot_events
 from bot.flows.conditions import evaluate
-from bot.flows.schema import Flow, Step
+from bot.flows.schema import AUTH_FLOW, Flow, Step
 from bot.flows.sessions import VERIFIED_AT, drop_verification, longest_silence, verified_at
 from bot.flows.slots import Found, choose_button, dispatch, extract, render, utter
 from bot.logs import get_logger
@@ -49,10 +49,8 @@ log = get_logger(__name__)
 
 END = "END"
 MAX_STEPS_PER_TURN = 100
-AUTH_FLOW = "authentication"
 CANCEL_INTENTS = frozenset({"cancel"})
 DIGRESSION_INTENTS = frozenset({"ask_question", OUT_OF_SCOPE})
-BUILTIN = frozenset({"action_listen", "action_handoff", "action_restart"})
 
 
 def step_key(flow: Flow, index: int) -> str:

@@ -27,6 +27,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+#: The flow that verifies a customer; ``requires_auth`` flows start by calling it.
+AUTH_FLOW = "authentication"
+#: Actions every project has without declaring them in the domain.
+BUILTIN_ACTIONS = frozenset({"action_listen", "action_handoff", "action_restart"})
 STEP_KINDS = ("collect", "action", "set_slots", "link", "call", "handoff", "noop")
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from bot.events import BotUttered, UserUttered
 from bot.messages import BotMessage, Button
 from bot.nlu.base import Understanding
+from bot.nlu.payload import parse_payload
 from bot.project.schema import SlotSpec
-from bot.stages import parse_payload
 from bot.turn import Turn, fill
 
 TRUE_WORDS = {"true", "yes", "y", "1"}

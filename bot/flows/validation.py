@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from bot.flows.conditions import ConditionError, parse, slot_names
-from bot.flows.schema import Flow
+from bot.flows.schema import AUTH_FLOW, Flow
 
 Loc = tuple[str | int, ...]
-AUTH_FLOW = "authentication"
 
 
 def _conditions(flow: Flow) -> Iterator[tuple[Loc, str]]:

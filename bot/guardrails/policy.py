@@ -15,7 +15,7 @@ from bot.events import GuardrailTriggered, UserUttered
 from bot.guardrails.base import Action, Decision, Policy, Signal
 from bot.guardrails.taxonomy import FAMILIES
 from bot.project.schema import PolicyConfig, PolicyRule, RegulatedCategory, default_policy_rules
-from bot.stages import PRIORITY
+from bot.turn import priority_of
 
 STRENGTH = {Action.CONTINUE: 0, Action.OFFER_HUMAN: 1, Action.BLOCK: 2, Action.ESCALATE: 3}
 
@@ -74,8 +74,7 @@ class ConfiguredPolicy(Policy):
 
         def rank(item: tuple[Action, str, Signal, PolicyRule]) -> tuple[int, int, float]:
             action, reason, signal, _ = item
-            priority = len(PRIORITY) - PRIORITY.index(reason) if reason in PRIORITY else 0
-            return (STRENGTH[action], priority, signal.score)
+            return (STRENGTH[action], priority_of(reason), signal.score)
 
         candidates.sort(key=rank, reverse=True)
         action, reason, top, rule = candidates[0]

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from bot.errors import ConfigError, ConfigProblem
-from bot.flows.schema import Flow, FlowsFile, Step
+from bot.flows.schema import BUILTIN_ACTIONS, Flow, FlowsFile, Step
 from bot.flows.validation import check_flow_structure
 from bot.project.nlu_data import NLUData, add_item
 from bot.project.schema import Domain, GuardrailsConfig, NLUFile, ProjectConfig, ResponseVariant
@@ -24,7 +24,6 @@ from bot.project.yamlfile import Loc, YamlDoc, read_yaml
 M = TypeVar("M", bound=BaseModel)
 
 #: Business actions the engine provides itself (no custom code needed).
-BUILTIN_ACTIONS = frozenset({"action_listen", "action_handoff", "action_restart"})
 
 
 @dataclass(frozen=True, slots=True)

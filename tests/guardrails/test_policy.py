@@ -8,7 +8,7 @@ from bot.guardrails.base import Action, Signal
 from bot.guardrails.policy import ConfiguredPolicy
 from bot.messages import UserMessage
 from bot.runtime import Runtime
-from bot.stages import PRIORITY
+from bot.turn import PRIORITY
 from tests.guardrails.conftest import conversation
 
 
