@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from bot import environment
 from bot.analytics.cli import report
 from bot.errors import ConfigError
 from bot.guardrails.cli import scope
@@ -25,10 +25,28 @@ from bot.knowledge.cli import kb
 from bot.settings import DEMO_PROJECT, Settings
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is when a line is written (click's test runner swaps it per invocation)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def offline() -> None:
-    """No network at run time: every model loads from a local path."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    """The set-up every command shares: models load from local paths only, without progress bars
+    (:func:`bot.environment.use_local_models`), and log lines go to standard error, so standard output
+    carries only a command's result (``careline eval kb --json | jq`` works). A command that configures
+    logging itself (``serve``, ``chat``) still does; logging configured before the command is kept."""
+    import structlog
+
+    from bot.logs import configure_logging
+
+    environment.use_local_models()
+    if not structlog.is_configured():
+        configure_logging(level="info", stream=_Stderr())
 
 
 def load_or_exit(project: Path) -> Any:

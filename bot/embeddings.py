@@ -8,7 +8,6 @@ which runs it in a thread so the event loop keeps serving other conversations.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import Sequence
 from functools import cache
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot import environment
 from bot.errors import ConfigError, ConfigProblem
 
 
@@ -30,8 +30,7 @@ class Embedder:
     """Normalized sentence embeddings (cosine similarity == inner product)."""
 
     def __init__(self, model_path: Path | None = None, *, batch_size: int = 64) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        environment.use_local_models()
         from sentence_transformers import SentenceTransformer
 
         self.model_path = model_path or default_model_path()

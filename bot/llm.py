@@ -7,11 +7,11 @@ Only :func:`make_client` touches the ``openai`` package; callers translate its f
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot import environment
 from bot.errors import ProviderError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def make_client(config: LLMConfig) -> AsyncOpenAI:
 
     return AsyncOpenAI(
         base_url=config.base_url,
-        api_key=os.environ.get(config.api_key_env) or "not-needed",
+        api_key=environment.secret(config.api_key_env) or "not-needed",
         timeout=config.timeout,
         max_retries=config.max_retries,
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bot import environment
 
 DEMO_PROJECT = Path(__file__).parent / "demo" / "project"
 ROLES = ("agent", "ops", "admin")
@@ -90,8 +91,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from ``env`` (default ``os.environ``); keyword overrides win (CLI flags)."""
-        env = os.environ if env is None else env
+        """Settings from ``env`` (default: the process environment, :func:`bot.environment.variables`); keyword
+        overrides win (CLI flags)."""
+        env = environment.variables() if env is None else env
         values: dict[str, object] = {}
         if "CARELINE_PROJECT" in env:
             values["project"] = Path(env["CARELINE_PROJECT"])

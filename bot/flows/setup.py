@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
+from bot import environment
 from bot.errors import ConfigError, ConfigProblem
 from bot.flows.actions import shipped_actions
 from bot.flows.actions.executor import Executor, HttpExecutor, InProcessExecutor
@@ -41,7 +41,7 @@ def make_backend(project: Project, *, environ: Mapping[str, str] | None = None) 
     assert config.url is not None  # the schema requires it with type: http
     token = None
     if config.token_env is not None:
-        token = (os.environ if environ is None else environ).get(config.token_env)
+        token = environment.secret(config.token_env, environ)
         if not token:
             raise ConfigError([ConfigProblem(project.path / "config.yml", None, "backend.token_env",
                                              f"environment variable {config.token_env} is not set")])

@@ -6,10 +6,10 @@ measured is what is served.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bot import environment
 from bot.errors import ConfigError
 from bot.logs import get_logger
 from bot.nlu.base import Encoder
@@ -36,9 +36,8 @@ OOS_FOLDS = 5
 
 
 def default_cache() -> Path:
-    """``CARELINE_CACHE_DIR/nlu-eval`` or ``~/.cache/careline/nlu-eval``."""
-    base = os.environ.get("CARELINE_CACHE_DIR") or str(Path.home() / ".cache" / "careline")
-    path = Path(base) / "nlu-eval"
+    """``CARELINE_CACHE_DIR/nlu-eval`` or ``~/.cache/careline/nlu-eval`` (:mod:`bot.environment`)."""
+    path = (environment.cache_override() or Path.home() / ".cache" / "careline") / "nlu-eval"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
