@@ -95,17 +95,32 @@ def train_understander(project: Project, embedder: Embedder, *, onnx: bool = Tru
     return with_llm_commands(understander, project)
 
 
+KNOWLEDGE_PACKAGES = {"faiss": "faiss-cpu"}
+"""The third-party modules the knowledge base imports when it opens, and the package that installs each."""
+
+
 def open_knowledge(project: Project, embedder: Embedder) -> KnowledgeAnswerer | None:
-    """The project's knowledge base, or ``None`` when it has no documents or knowledge is off."""
+    """The project's knowledge base, or ``None`` when it has no documents or knowledge is off.
+
+    When a module in :data:`KNOWLEDGE_PACKAGES` is missing, the bot runs without knowledge and logs
+    ``knowledge_disabled`` (error) naming the module and the package to install; any other import error is a bug
+    and propagates.
+    """
     if not project.config.knowledge.enabled or not project.knowledge_dir.is_dir():
         return None
+    from bot.knowledge import KnowledgeBase
+
     try:
-        from bot.knowledge import KnowledgeBase
-    except ImportError:
+        kb: KnowledgeAnswerer = KnowledgeBase.open(
+            project.path, project.config.knowledge, embedder=embedder, llm=project.config.llm
+        )
+    except ModuleNotFoundError as exc:
+        module = (exc.name or "").partition(".")[0]
+        if module not in KNOWLEDGE_PACKAGES:
+            raise
+        log.error("knowledge_disabled", missing_module=exc.name, install=f"pip install {KNOWLEDGE_PACKAGES[module]}",
+                  project=str(project.path))
         return None
-    kb: KnowledgeAnswerer = KnowledgeBase.open(
-        project.path, project.config.knowledge, embedder=embedder, llm=project.config.llm
-    )
     return kb
 
 

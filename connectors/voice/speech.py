@@ -2,7 +2,7 @@
 
 Translation only, no business rules: buttons become spoken choices ("say one or press one for ..."),
 a spoken or keyed choice becomes that button's payload, and spoken forms ("four five six") become
-written ones through the NLU package's normalizer when it is installed.
+written ones through the NLU package's normalizer.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from bot.messages import BotMessage, Button
+from bot.nlu.normalize import normalize_spoken
 from connectors.voice.lm import words
 
 _ORDINAL_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -63,19 +64,7 @@ def is_backchannel(text: str, backchannels: Sequence[str]) -> bool:
 
 
 def default_normalizer() -> Callable[[str], str]:
-    """The NLU package's spoken-form normalizer, or a minimal digits-only one when it is absent."""
-    try:
-        from bot.nlu.normalize import normalize_spoken
-    except ImportError:
-        return _digits_only
+    """The NLU package's spoken-form normalizer ("four five six" → "456"), the one the engine's normalize
+    stage uses. Imported, never probed: the core is always installed with the connectors, so a failing import is a
+    broken install and stops the import of this module rather than switching to a weaker normalizer unseen."""
     return normalize_spoken
-
-
-_DIGIT_RUN = re.compile(r"\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)(?:\s+(?:zero|oh|one|two|three|"
-                        r"four|five|six|seven|eight|nine))+\b")
-_DIGIT_OF = {w: str(i) for i, w in enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven",
-                                                "eight", "nine"))} | {"oh": "0"}
-
-
-def _digits_only(text: str) -> str:
-    return _DIGIT_RUN.sub(lambda m: "".join(_DIGIT_OF[w] for w in m.group(0).split()), text)
