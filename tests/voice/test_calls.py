@@ -67,19 +67,20 @@ async def test_caller_authenticates_by_keypad_and_runs_an_order_status_query(ser
 
 
 async def test_barge_in_stops_the_bot_and_marks_the_answer(server: str, runtime: object) -> None:
-    """Talking over the greeting sends `clear`, stops the bot's audio and records the greeting as interrupted."""
+    """Talking over the greeting sends one `clear`, the greeting's audio stops there, and the greeting is recorded
+    as interrupted (what happened, in order: no time budget, which belongs in benchmarks/)."""
     async with SimulatedCaller.connect(server, call_sid="CAbarge") as caller:
         await caller.wait_for_speech(within=10)
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5)  # well into the ~11 s greeting
         speech_started = time.monotonic()
         speaking = asyncio.create_task(caller.say("wait wait I want to talk to an agent please"))
-        cleared_at = await caller.wait_for_clear(within=5)
-        await speaking
-        await caller.next_reply()
-    assert cleared_at - speech_started < 1.5
-    # Nothing of the greeting comes after the clear (only frames already in flight, < 200 ms).
-    greeting_after_clear = sum(len(r.pcm) for r in caller.received
-                               if cleared_at < r.at < cleared_at + 1.0) / 8000
+        cleared_at = await caller.wait_for_clear(within=30)  # a bound for a hung test, not a latency check
+        speech_ended = await speaking
+        await caller.next_reply(within=30)
+    assert caller.clears == [cleared_at] and speech_started < cleared_at  # the clear answers the caller's speech
+    # Frames sent before the clear arrive before it (one ordered websocket): after it, until the caller has finished,
+    # the bot sends nothing more of the greeting (a stray frame or two of the stopping pipeline at most).
+    greeting_after_clear = sum(len(r.pcm) for r in caller.received if cleared_at < r.at <= speech_ended) / 8000
     assert greeting_after_clear < 0.2
     state = await _state(runtime, "voice-CAbarge")
     interrupted = [e for e in state.events if isinstance(e, BotUttered) and e.interrupted]
