@@ -31,11 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.embeddings import shared_embedder
 from bot.knowledge import KnowledgeBase, KnowledgeConfig
-from bot.knowledge.evaluate import QueryCase, calibrate, evaluate_retrieval, read_queries
 from bot.knowledge.index import build_index
 from bot.knowledge.retriever import Retriever
 from bot.knowledge.types import Chunk
 from bot.logs import configure_logging
+from evals.knowledge import QueryCase, calibrate, evaluate_retrieval, read_queries
 
 ROOT = Path(__file__).resolve().parents[1]
 DSTC = ROOT.parent / "shared" / "datasets" / "dstc10_track2_kb" / "knowledge.json"

@@ -8,7 +8,7 @@
 The classifier is the served one (embedding logistic regression averaged with the lexical TF-IDF
 model, see :mod:`bot.nlu.embedding_classifier`). Tuning happens on parts of train only: the lexical
 weight on 10 % of BANKING77's 80 % part; CLINC150's out-of-scope threshold is the lowest whose
-out-of-fold recall over train.csv reaches 70 % (:data:`bot.nlu.training.OOS_RECALL_TARGET`); val is
+out-of-fold recall over train.csv reaches 70 % (:data:`evals.nlu.OOS_RECALL_TARGET`); val is
 never looked at (the official test splits are held out by the evaluators). Set ``CARELINE_CACHE_DIR`` to keep the
 fitted models and ONNX exports apart from the user cache.
 """
@@ -25,8 +25,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from bot.nlu.evaluation import read_csv, split_holdout
-from bot.nlu.training import evaluate_intents
+from evals.nlu import evaluate_intents, read_csv, split_holdout
 
 DATASETS = Path(os.environ.get("CARELINE_DATASETS", "/work/shared/datasets"))
 

@@ -18,9 +18,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from bot.embeddings import Embedder
-from bot.nlu.evaluation import latency_percentiles, measure_latency
 from bot.project.loader import load_project
 from bot.runtime import train_understander
+from evals.nlu import latency_percentiles, measure_latency
 
 DEMO = Path(__file__).resolve().parents[1] / "bot" / "demo" / "project"
 

@@ -1,9 +1,9 @@
 """``careline eval nlu|kb|guard``: the dataset evaluations (a labelled dataset in, metrics out).
 
-Each command scores one part of the core on data: the intent classifier (:mod:`bot.nlu.evaluation` and
-:func:`bot.nlu.training.evaluate_intents`), the knowledge retriever (:mod:`bot.knowledge.evaluate`) and one
-guardrail detector (:func:`evaluate_detector`). ``--report DIR`` writes the shared report
-(:mod:`evals.dataset_report`). The commands are mounted under ``careline eval`` by :mod:`evals.cli`.
+Each command scores one part of the core on data: the intent classifier (:mod:`evals.nlu`), the knowledge
+retriever (:mod:`evals.knowledge`) and one guardrail detector (:func:`evaluate_detector`). ``--report DIR``
+writes the shared report (:mod:`evals.dataset_report`). The commands are mounted under ``careline eval`` by
+:mod:`evals.cli`.
 """
 
 from __future__ import annotations
@@ -57,8 +57,7 @@ def eval_nlu(train_path: Path, test_path: Path, oos_label: str | None, finetune_
              as_json: bool, report_dir: Path | None) -> None:
     """Train on TRAIN, report accuracy, in-scope accuracy, OOS precision/recall, macro-F1 and p50 latency on TEST."""
     from bot.logs import configure_logging
-    from bot.nlu.evaluation import read_csv
-    from bot.nlu.training import evaluate_intents
+    from evals.nlu import evaluate_intents, read_csv
 
     configure_logging(level="warning", stream=sys.stderr)  # stdout carries the report only
     if oos_label is not None and threshold is None and finetune_epochs > 0:
@@ -97,7 +96,7 @@ def eval_kb(docs: Path, queries: Path, top_k: int, no_context: bool, as_json: bo
     """Ingest DOCS into a fresh index and print recall@1, recall@5, MRR@5 and latency for QUERIES."""
     from bot.embeddings import shared_embedder
     from bot.knowledge import KnowledgeBase, KnowledgeConfig
-    from bot.knowledge.evaluate import evaluate_retrieval, read_queries
+    from evals.knowledge import evaluate_retrieval, read_queries
 
     try:
         cases = read_queries(queries)

@@ -80,7 +80,7 @@ async def test_dense_only_search_still_works(demo_index: Path, embedder: Embedde
 
 async def test_demo_retrieval_quality_does_not_regress(demo_kb: KnowledgeBase) -> None:
     """On the 64 written demo questions recall@1 stays ≥ 0.85 and recall@5 ≥ 0.95 (measured 0.91 / 0.98)."""
-    from bot.knowledge.evaluate import evaluate_retrieval, read_queries
+    from evals.knowledge import evaluate_retrieval, read_queries
 
     cases = read_queries(Path(__file__).parent / "data" / "demo_queries.jsonl")
     report = await evaluate_retrieval(demo_kb, cases)

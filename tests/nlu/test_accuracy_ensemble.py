@@ -10,7 +10,7 @@ import pytest
 
 from bot.embeddings import Embedder
 from bot.nlu.embedding_classifier import EmbeddingIntentClassifier
-from bot.nlu.evaluation import read_csv, split_holdout
+from evals.nlu import read_csv, split_holdout
 
 BANKING77 = Path(os.environ.get("CARELINE_DATASETS", "/work/shared/datasets")) / "banking77" / "train.csv"
 
