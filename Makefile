@@ -48,8 +48,9 @@ test: install lint typecheck contracts system-deps-TEST
 lint: install
 	$(VENV)/bin/ruff check bot connectors evals careline tests benchmarks
 
+# the packages ([tool.mypy] in pyproject.toml has the options)
 typecheck: install
-	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy bot connectors evals careline
 
 # The layers only point down (careline → evals → connectors → bot): [tool.importlinter] in pyproject.toml.
 contracts: install

@@ -52,7 +52,8 @@ def install(engine: Engine) -> StubbingExecutor | None:
     for stage in engine.stages:
         runner: Any = getattr(stage, "runner", None)
         if runner is not None and hasattr(runner, "executor"):
-            if not isinstance(runner.executor, StubbingExecutor):
-                runner.executor = StubbingExecutor(runner.executor)
-            return runner.executor  # type: ignore[no-any-return]
+            current = runner.executor
+            stubbing = current if isinstance(current, StubbingExecutor) else StubbingExecutor(current)
+            runner.executor = stubbing
+            return stubbing
     return None

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from bot.events import Event
+from bot.events import FlowCancelled, FlowCompleted, FlowStarted, FlowStepReached
 from evals.observation import TurnObservation
 
 
@@ -79,5 +79,10 @@ def require_true(value: Any, kind: str) -> None:
         raise AssertionSyntaxError(f"{kind} takes the value true")
 
 
-def flow_events(turn: TurnObservation, cls: type[Event]) -> list[str]:
-    return [e.flow_id for e in turn.events if isinstance(e, cls)]  # type: ignore[attr-defined]
+FlowEvent = FlowStarted | FlowStepReached | FlowCompleted | FlowCancelled
+"""The events that name a flow (``flow_id``)."""
+
+
+def flow_events(turn: TurnObservation, cls: type[FlowEvent]) -> list[str]:
+    """The flows of this turn's ``cls`` events, in order."""
+    return [e.flow_id for e in turn.events if isinstance(e, cls)]

@@ -38,7 +38,7 @@ class FlowStartedIs(Assertion):
 @dataclass(frozen=True, slots=True)
 class _FlowEnded(Assertion):
     kind: ClassVar[str] = ""
-    event: ClassVar[type[Event]] = FlowCompleted
+    event: ClassVar[type[FlowCompleted | FlowCancelled]] = FlowCompleted
     flow_id: str
     flow_step_id: str | None = None
 
@@ -74,7 +74,7 @@ class FlowCompletedIs(_FlowEnded):
     """The flow ran to its end in this turn (optionally: its last step was ``flow_step_id``)."""
 
     kind: ClassVar[str] = "flow_completed"
-    event: ClassVar[type[Event]] = FlowCompleted
+    event: ClassVar[type[FlowCompleted | FlowCancelled]] = FlowCompleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ class FlowCancelledIs(_FlowEnded):
     """The flow left the stack early in this turn (customer cancelled, or a handoff interrupted it)."""
 
     kind: ClassVar[str] = "flow_cancelled"
-    event: ClassVar[type[Event]] = FlowCancelled
+    event: ClassVar[type[FlowCompleted | FlowCancelled]] = FlowCancelled
 
 
 @dataclass(frozen=True, slots=True)
