@@ -37,8 +37,8 @@ system-deps-%:
 
 run: install system-deps-RUN
 	$(VENV)/bin/careline validate bot/demo/project
-	@if $(VENV)/bin/careline kb --help >/dev/null 2>&1; then $(VENV)/bin/careline kb ingest bot/demo/project; fi
-	$(VENV)/bin/careline serve --host $(HOST) --port $(PORT)
+	$(VENV)/bin/careline kb ingest bot/demo/project
+	CARELINE_DEMO_TODAY=$${CARELINE_DEMO_TODAY:-today} $(VENV)/bin/careline serve --host $(HOST) --port $(PORT)
 
 # lint, types and the import contracts first: they fail in seconds, the suite takes minutes.
 test: install lint typecheck contracts system-deps-TEST
@@ -48,9 +48,9 @@ test: install lint typecheck contracts system-deps-TEST
 lint: install
 	$(VENV)/bin/ruff check bot connectors evals careline tests benchmarks
 
-# the packages ([tool.mypy] in pyproject.toml has the options)
+# the packages and the tests ([tool.mypy] in pyproject.toml has the options)
 typecheck: install
-	$(VENV)/bin/mypy bot connectors evals careline
+	$(VENV)/bin/mypy bot connectors evals careline tests
 
 # The layers only point down (careline → evals → connectors → bot): [tool.importlinter] in pyproject.toml.
 contracts: install

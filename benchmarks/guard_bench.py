@@ -13,12 +13,12 @@ import json
 import statistics
 import time
 
-from bot.conversation import derive
-from bot.embeddings import shared_embedder
-from bot.events import UserUttered
 from bot.guardrails.wiring import build_detectors, build_policy
+from bot.infra.embeddings import shared_embedder
+from bot.infra.settings import DEMO_PROJECT
+from bot.kernel.conversation import derive
+from bot.kernel.events import UserUttered
 from bot.project import load_project
-from bot.settings import DEMO_PROJECT
 
 MESSAGES = [
     "where is my order", "I want to cancel my order please", "this is the third time I'm asking!!",

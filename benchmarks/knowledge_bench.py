@@ -29,12 +29,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.embeddings import shared_embedder
+from bot.infra.embeddings import shared_embedder
+from bot.infra.logs import configure_logging
 from bot.knowledge import KnowledgeBase, KnowledgeConfig
 from bot.knowledge.index import build_index
 from bot.knowledge.retriever import Retriever
 from bot.knowledge.types import Chunk
-from bot.logs import configure_logging
 from evals.knowledge import QueryCase, calibrate, evaluate_retrieval, read_queries
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,9 +17,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from bot.embeddings import Embedder
+from bot.app.runtime import train_understander
+from bot.infra.embeddings import Embedder
 from bot.project.loader import load_project
-from bot.runtime import train_understander
 from evals.nlu import latency_percentiles, measure_latency
 
 DEMO = Path(__file__).resolve().parents[1] / "bot" / "demo" / "project"

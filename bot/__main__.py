@@ -1,5 +1,5 @@
 """``python -m bot`` runs the core's commands alone; ``python -m careline`` is the whole ``careline`` command."""
 
-from bot.cli import main
+from bot.app.cli import main
 
 main()

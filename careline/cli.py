@@ -1,4 +1,4 @@
-"""The ``careline`` command: the core's commands (:mod:`bot.cli`) plus what the connectors and the evals add.
+"""The ``careline`` command: the core's commands (:mod:`bot.app.cli`) plus what the connectors and the evals add.
 
     careline chat | validate | demo | kb | scope | handoff | report   (bot)
     careline serve                                                   (connectors.web)
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from bot import cli as core
+from bot.app import cli as core
 from connectors.voice.cli import call
 from connectors.web.cli import serve
 from evals.cli import eval_group

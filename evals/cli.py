@@ -84,9 +84,9 @@ async def _run(paths: list[Path], project: Path | None, url: str | None, token: 
     elif voice:
         raise click.UsageError("--voice calls a running server: give its --url")
     else:
+        from bot.app.runtime import build_runtime
+        from bot.infra.settings import Settings
         from bot.project import load_project
-        from bot.runtime import build_runtime
-        from bot.settings import Settings
 
         settings = Settings.from_env(project=project, database_url="sqlite:///:memory:")
         runtime = await build_runtime(settings, load_project(settings.project))
@@ -131,8 +131,8 @@ def run_command(paths: tuple[Path, ...], project: Path | None, url: str | None, 
     Exit code 1 when a case fails or errors, or when --compare finds a regression; 2 when a suite file
     or the baseline is invalid.
     """
-    from bot.errors import ConfigError
-    from bot.logs import configure_logging
+    from bot.infra.logs import configure_logging
+    from bot.kernel.errors import ConfigError
     from evals.compare import compare, load_baseline
     from evals.junit import write_junit
     from evals.reports import write_report

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConfigError, ConfigProblem
+from bot.kernel.errors import ConfigError, ConfigProblem
 from evals.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
 #: How far a metric may move before it counts (absolute for shares, relative for latency).

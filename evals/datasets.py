@@ -21,8 +21,8 @@ from typing import Any
 
 import click
 
-from bot.errors import ConfigError
-from bot.settings import Settings
+from bot.infra.settings import Settings
+from bot.kernel.errors import ConfigError
 from evals.dataset_report import report_option, write_report
 
 project_option = click.option("--project", type=click.Path(path_type=Path), default=None,
@@ -56,7 +56,7 @@ def eval_nlu(train_path: Path, test_path: Path, oos_label: str | None, finetune_
              threshold: float | None, oos_recall_target: float, lexical_weight: float, cache: Path | None,
              as_json: bool, report_dir: Path | None) -> None:
     """Train on TRAIN, report accuracy, in-scope accuracy, OOS precision/recall, macro-F1 and p50 latency on TEST."""
-    from bot.logs import configure_logging
+    from bot.infra.logs import configure_logging
     from evals.nlu import evaluate_intents, read_csv
 
     configure_logging(level="warning", stream=sys.stderr)  # stdout carries the report only
@@ -94,7 +94,7 @@ def eval_nlu(train_path: Path, test_path: Path, oos_label: str | None, finetune_
 @report_option
 def eval_kb(docs: Path, queries: Path, top_k: int, no_context: bool, as_json: bool, report_dir: Path | None) -> None:
     """Ingest DOCS into a fresh index and print recall@1, recall@5, MRR@5 and latency for QUERIES."""
-    from bot.embeddings import shared_embedder
+    from bot.infra.embeddings import shared_embedder
     from bot.knowledge import KnowledgeBase, KnowledgeConfig
     from evals.knowledge import evaluate_retrieval, read_queries
 
@@ -139,7 +139,7 @@ def read_labelled_csv(path: Path) -> list[tuple[str, int]]:
 async def evaluate_detector(detector: Any, fires: Callable[[list[Any]], bool], rows: list[tuple[str, int]]
                             ) -> dict[str, Any]:
     """Precision, recall, F1 and per-message latency of ``detector`` on labelled ``rows``."""
-    from bot.conversation import ConversationState
+    from bot.kernel.conversation import ConversationState
 
     await detector.detect("warm up", ConversationState("eval"), "rest")
     tp = fp = fn = tn = 0
@@ -176,9 +176,9 @@ async def evaluate_detector(detector: Any, fires: Callable[[list[Any]], bool], r
 @report_option
 def eval_guard(project: Path | None, name: str, data: Path, as_json: bool, report_dir: Path | None) -> None:
     """Precision, recall, F1 and latency of one detector ("fires" = a signal the policy acts on)."""
-    from bot.embeddings import shared_embedder
     from bot.guardrails.policy import lowest_threshold
     from bot.guardrails.wiring import build_detectors, build_policy
+    from bot.infra.embeddings import shared_embedder
     from bot.project import load_project
 
     rows = read_labelled_csv(data)

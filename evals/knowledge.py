@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bot.errors import ConfigError, ConfigProblem
+from bot.kernel.errors import ConfigError, ConfigProblem
 from bot.knowledge.types import RetrievedChunk
 
 

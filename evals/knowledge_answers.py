@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from bot.errors import ConfigError, ConfigProblem
+from bot.kernel.errors import ConfigError, ConfigProblem
 from bot.knowledge.types import KnowledgeAnswer
 
 _SOURCE_LINE = re.compile(r"\n*\(Source: [^\n]*\)\s*$")

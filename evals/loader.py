@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import ConfigError, ConfigProblem
+from bot.kernel.errors import ConfigError, ConfigProblem
 from bot.project.yamlfile import Loc, YamlDoc, read_yaml
 from evals.assertions import (
     Assertion,

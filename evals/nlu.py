@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot import environment
-from bot.errors import ConfigError, ConfigProblem
-from bot.logs import get_logger
+from bot.infra import environment
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ConfigError, ConfigProblem
 from bot.nlu.base import Encoder
 from bot.nlu.embedding_classifier import LEXICAL_WEIGHT, EmbeddingIntentClassifier, rank
 from bot.nlu.finetune import FinetuneConfig, finetune_encoder
@@ -177,7 +177,7 @@ OOS_FOLDS = 5
 
 
 def default_cache() -> Path:
-    """``CARELINE_CACHE_DIR/nlu-eval`` or ``~/.cache/careline/nlu-eval`` (:mod:`bot.environment`)."""
+    """``CARELINE_CACHE_DIR/nlu-eval`` or ``~/.cache/careline/nlu-eval`` (:mod:`bot.infra.environment`)."""
     path = (environment.cache_override() or Path.home() / ".cache" / "careline") / "nlu-eval"
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -228,7 +228,7 @@ def evaluate_intents(
     no ``threshold``, the out-of-scope threshold is read off out-of-fold predictions over ``train``: the
     lowest reaching ``oos_recall_target`` (see :func:`threshold_for_recall`); ``test`` is never looked at.
     """
-    from bot.embeddings import Embedder, default_model_path
+    from bot.infra.embeddings import Embedder, default_model_path
 
     cache = cache or default_cache()
     base = base_model or default_model_path()

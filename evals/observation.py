@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.conversation import ConversationState, derive
-from bot.events import BotUttered, Escalated, Event, KnowledgeConsulted, UserUttered
+from bot.kernel.conversation import ConversationState, derive
+from bot.kernel.events import BotUttered, Escalated, Event, KnowledgeConsulted, UserUttered
 
 
 @dataclass(slots=True)

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 
 from tqdm import tqdm
 
-from bot.errors import CarelineError
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
+from bot.kernel.errors import CarelineError
 from evals.assertions import CheckContext
 from evals.format import Case, Suite
 from evals.metrics import compute_metrics

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.engine import Engine
 from bot.flows.actions.executor import ActionResult, Executor
-from bot.turn import Turn
+from bot.pipeline.engine import Engine
+from bot.pipeline.turn import Turn
 from evals.format import ActionStub
 
 
@@ -37,7 +37,7 @@ class StubbingExecutor(Executor):
         if stub is not None:
             return ActionResult([dict(e) for e in stub.events], [dict(r) for r in stub.responses])
         if self.inner is None:
-            from bot.errors import ProviderError
+            from bot.kernel.errors import ProviderError
 
             raise ProviderError(f"no executor for {name!r} and no stub", provider="actions", permanent=True)
         return await self.inner.run(name, turn)

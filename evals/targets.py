@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from bot.engine import Engine
-from bot.errors import CarelineError, ProviderError
-from bot.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered, event_from_dict
-from bot.messages import UserMessage
+from bot.kernel.errors import CarelineError, ProviderError
+from bot.kernel.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered, event_from_dict
+from bot.kernel.messages import UserMessage
+from bot.pipeline.engine import Engine
 from evals.format import Case
 from evals.stubs import StubbingExecutor, install
 
 if TYPE_CHECKING:
-    from bot.guardrails.scope import ScopeService
-    from bot.runtime import Runtime
+    from bot.app.runtime import Runtime
+    from bot.ops.scope import ScopeService
 
 
 class TargetError(CarelineError):
@@ -68,7 +68,7 @@ def _message(text: str, metadata: dict[str, Any]) -> UserMessage:
 
 
 class InProcessTarget(Target):
-    """Runs cases on an :class:`~bot.engine.Engine` in this process."""
+    """Runs cases on an :class:`~bot.pipeline.engine.Engine` in this process."""
 
     name = "in-process"
 
@@ -81,7 +81,7 @@ class InProcessTarget(Target):
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> InProcessTarget:
         """A target on ``runtime``'s engine that can also change its automation scope."""
-        return cls(runtime.engine, scope=runtime.guardrails.scope if runtime.guardrails is not None else None)
+        return cls(runtime.engine, scope=runtime.ops.scope if runtime.ops is not None else None)
 
     async def start(self, conversation_id: str, case: Case) -> list[Event]:
         if case.stubs:

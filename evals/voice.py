@@ -10,12 +10,12 @@ text, so the word error rate compares it with what the case said (see :func:`wor
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from typing import Any
 
-from bot.errors import ProviderError
-from bot.events import Event
+from bot.kernel.errors import ProviderError
+from bot.kernel.events import Event
+from connectors.voice.config import webhook_auth_token
 from evals.format import Case
 from evals.targets import HttpTarget, TargetError
 
@@ -53,7 +53,7 @@ class VoiceTarget(HttpTarget):
         stack = contextlib.AsyncExitStack()
         # the server mints the call's conversation id (a caller never chooses it): the tracker is read under it
         caller = await stack.enter_async_context(SimulatedCaller.connect(
-            self.base_url, auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None))
+            self.base_url, auth_token=webhook_auth_token()))
         if caller.conversation_id is None:
             await stack.aclose()
             raise TargetError("the server's TwiML minted no stream token, so the call has no conversation id")

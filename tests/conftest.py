@@ -9,15 +9,19 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from bot.embeddings import Embedder, shared_embedder
+from bot.infra.embeddings import Embedder, shared_embedder
+from bot.infra.settings import DEMO_PROJECT, Principal, Settings
 from bot.project import Project, load_project
-from bot.settings import DEMO_PROJECT, Principal, Settings
+
+if TYPE_CHECKING:
+    from bot.app.runtime import Runtime
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 #: Bearer tokens every test runtime accepts (plus the admin token "test-admin-token").
@@ -105,9 +109,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def runtime(demo_project: Project, embedder: Embedder, tmp_path: Path) -> AsyncIterator[object]:
+async def runtime(demo_project: Project, embedder: Embedder, tmp_path: Path) -> AsyncIterator[Runtime]:
     """A runtime for the demo project on a fresh SQLite file."""
-    from bot.runtime import build_runtime
+    from bot.app.runtime import build_runtime
 
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'rt.db'}", admin_token="test-admin-token",
                         admin_token_generated=False, tokens=TEST_TOKENS)
@@ -117,10 +121,10 @@ async def runtime(demo_project: Project, embedder: Embedder, tmp_path: Path) -> 
 
 
 @pytest.fixture
-async def server(runtime: object) -> AsyncIterator[str]:
+async def server(runtime: Runtime) -> AsyncIterator[str]:
     """The web app for ``runtime`` on a free port; yields its base URL."""
     from bot.testing.server import serve_app
     from connectors.web import create_app
 
-    async with serve_app(create_app(runtime)) as base_url:  # type: ignore[arg-type]
+    async with serve_app(create_app(runtime)) as base_url:
         yield base_url

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError
+from bot.infra.settings import DEMO_PROJECT
+from bot.kernel.errors import ConfigError
 from bot.project import load_project
 from bot.project.channels import VoiceConfig, VoiceHandoffConfig, WidgetConfig
-from bot.settings import DEMO_PROJECT
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from bot.infra.settings import DEMO_PROJECT, Settings
 from bot.project import load_project
-from bot.settings import DEMO_PROJECT, Settings
 from careline.cli import main
 from connectors.web.cli import open_rest_refusal
 
@@ -83,15 +83,15 @@ def test_chat_answers_in_the_terminal_with_debug_details(tmp_path: Path) -> None
 
 
 def test_serve_and_chat_report_a_start_up_config_error_without_a_traceback(
-        tmp_path: Path, monkeypatch: object) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A problem found while starting (the backend's token variable is unset) exits 1 with the key named."""
     project = tmp_path / "p"
     shutil.copytree(DEMO_PROJECT, project, ignore=shutil.ignore_patterns(".careline"))
     config = project / "config.yml"
     config.write_text(config.read_text() + "\nbackend:\n  type: http\n  url: http://127.0.0.1:9/careline\n"
                       "  token_env: CARELINE_TEST_UNSET_TOKEN\n")
-    monkeypatch.delenv("CARELINE_TEST_UNSET_TOKEN", raising=False)  # type: ignore[attr-defined]
-    monkeypatch.setenv("CARELINE_REST_TOKEN", "rest-token-0123456789")  # type: ignore[attr-defined]
+    monkeypatch.delenv("CARELINE_TEST_UNSET_TOKEN", raising=False)
+    monkeypatch.setenv("CARELINE_REST_TOKEN", "rest-token-0123456789")
     for command in (["serve", "--project", str(project), "--port", "0"], ["chat", "--project", str(project)]):
         result = CliRunner().invoke(main, command, input="\n")
         assert result.exit_code == 1, (command, result.output)

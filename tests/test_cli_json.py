@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import DEMO_PROJECT
+from bot.infra.settings import DEMO_PROJECT
 
 GUARD_DATA = Path(__file__).parent / "guardrails" / "data" / "regulated.csv"
 INTENTS = "text,label\n" + "".join(f"{text},{label}\n" for text, label in [

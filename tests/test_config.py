@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError
+from bot.infra.settings import DEMO_PROJECT
+from bot.kernel.errors import ConfigError
 from bot.project import load_project
-from bot.settings import DEMO_PROJECT
 
 
 @pytest.fixture

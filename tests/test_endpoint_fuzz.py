@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.embeddings import Embedder
+from bot.infra.embeddings import Embedder
+from bot.infra.settings import Settings
 from bot.project import Project
-from bot.settings import Settings
 from tests.conftest import TEST_TOKENS
 
 TOKENS = {"none": None, "agent": "agent-token-123", "ops": "ops-token-1234", "admin": "test-admin-token"}
@@ -55,13 +55,14 @@ class LiveServer:
             waiting = await db.fetchval("SELECT COUNT(*) FROM conversations WHERE status IN ('handoff', 'agent')")
             return int(events or 0), int(waiting or 0)
 
-        return self.call(count())  # type: ignore[no-any-return]
+        stored: tuple[int, int] = self.call(count())
+        return stored
 
 
 @pytest.fixture(scope="module")
 def live(embedder: Embedder, demo_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The demo app on a free port, its runtime on a fresh SQLite file."""
-    from bot.runtime import build_runtime
+    from bot.app.runtime import build_runtime
     from bot.testing.workers import free_port
     from connectors.web import create_app
 

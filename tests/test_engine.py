@@ -8,23 +8,29 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from bot.conversation import Status
-from bot.engine import Engine, TurnTimedOut
-from bot.errors import MessageTooLong, RateLimited, RequestError
-from bot.events import AgentMessage, BotUttered, Escalated, UserUttered
-from bot.locks import InProcessLocks, Lease, LockLost
-from bot.messages import UserMessage
-from bot.runtime import Runtime
-from bot.turn import Turn
+from bot.app.runtime import Runtime
+from bot.infra.locks import InProcessLocks, Lease, LockLost
+from bot.kernel.conversation import Status
+from bot.kernel.errors import MessageTooLong, RateLimited, RequestError
+from bot.kernel.events import AgentMessage, BotUttered, Escalated, UserUttered
+from bot.kernel.messages import UserMessage
+from bot.pipeline.engine import Engine, TurnTimedOut
+from bot.pipeline.turn import CONTINUE, StageResult, Turn
 
-STAGE_ORDER = ["normalize", "csat", "scope", "input_guards", "understand", "scope_understood", "dialogue", "knowledge",
-               "output_guards", "escalate", "respond"]
+CHAIN = ["normalize", "csat", "scope", "input_guards", "understand", "scope_understood", "dialogue", "knowledge"]
+CLOSING = ["output_guards", "escalate", "respond"]
 
 
-async def test_stages_run_in_the_documented_order(runtime: Runtime) -> None:
-    """A turn passes normalize, scope, guards, understand, scope, dialogue, knowledge, output, escalate, respond."""
+async def test_a_turn_the_dialogue_answers_skips_the_rest_of_the_chain(runtime: Runtime) -> None:
+    """A greeting is answered by the dialogue stage: the chain stops there and the closing stages still run."""
     await runtime.engine.handle("c", UserMessage("hello"))
-    assert runtime.engine.last_trace == STAGE_ORDER
+    assert runtime.engine.last_trace == CHAIN[:CHAIN.index("dialogue") + 1] + CLOSING
+
+
+async def test_a_knowledge_question_passes_every_stage_in_the_documented_order(runtime: Runtime) -> None:
+    """A question no flow answers runs the whole chain down to knowledge, then output, escalate, respond."""
+    await runtime.engine.handle("c", UserMessage("what is your returns policy?"))
+    assert runtime.engine.last_trace == CHAIN + CLOSING
 
 
 async def test_a_greeting_is_understood_answered_and_recorded(runtime: Runtime) -> None:
@@ -42,7 +48,8 @@ async def test_button_payloads_are_understood_with_certainty(runtime: Runtime) -
     """A Rasa payload like /bot_challenge skips the classifier and triggers its flow."""
     replies = await runtime.engine.handle("c", UserMessage("/bot_challenge"))
     assert "virtual assistant" in replies[0].text
-    assert (await runtime.engine.state("c")).latest_user.confidence == 1.0  # type: ignore[union-attr]
+    latest = (await runtime.engine.state("c")).latest_user
+    assert latest is not None and latest.confidence == 1.0
 
 
 async def test_whitespace_is_normalized_before_understanding(runtime: Runtime) -> None:
@@ -110,11 +117,12 @@ class _SlowStage:
         self.active = 0
         self.max_active = 0
 
-    async def run(self, turn: Turn) -> None:
+    async def run(self, turn: Turn) -> StageResult:
         self.active += 1
         self.max_active = max(self.max_active, self.active)
         await asyncio.sleep(0.05)
         self.active -= 1
+        return CONTINUE
 
 
 async def test_two_messages_of_one_conversation_never_interleave(runtime: Runtime) -> None:
@@ -142,7 +150,7 @@ async def test_different_conversations_run_concurrently(runtime: Runtime) -> Non
 class _BrokenStage:
     name = "broken"
 
-    async def run(self, turn: Turn) -> None:
+    async def run(self, turn: Turn) -> StageResult:
         raise RuntimeError("bug in a stage")
 
 
@@ -152,7 +160,8 @@ async def test_a_failing_stage_keeps_the_message_and_hands_off(runtime: Runtime)
     replies = await runtime.engine.handle("c", UserMessage("where is my sofa?"))
     assert "something went wrong" in replies[0].text
     state = await runtime.engine.state("c")
-    assert state.events[0].text == "where is my sofa?"  # type: ignore[attr-defined]
+    message = state.events[0]
+    assert isinstance(message, UserUttered) and message.text == "where is my sofa?"
     assert any(isinstance(e, Escalated) and e.reason == "error" for e in state.events)
     assert state.status is Status.HANDOFF
 
@@ -196,8 +205,9 @@ class _Stuck:
 
     name = "stuck"
 
-    async def run(self, turn: Turn) -> None:
+    async def run(self, turn: Turn) -> StageResult:
         await asyncio.sleep(5)
+        return CONTINUE
 
 
 async def test_a_turn_past_its_deadline_is_abandoned_and_not_stored(runtime: Runtime) -> None:
@@ -232,7 +242,8 @@ async def test_two_workers_racing_past_the_lock_store_a_message_id_once(runtime:
     message id racing are stored once; the loser answers from the winner's turn."""
     slow = _SlowStage()
     runtime.engine.stages.insert(1, slow)
-    other = Engine(runtime.project, runtime.engine.store, runtime.engine.stages, locks=InProcessLocks())
+    other = Engine(runtime.project, runtime.engine.store, runtime.engine.stages, closing=runtime.engine.closing,
+                   locks=InProcessLocks())
     answers = await asyncio.gather(runtime.engine.handle("c", UserMessage("hello", message_id="m-1")),
                                    other.handle("c", UserMessage("hello", message_id="m-1")))
     assert slow.max_active == 2  # both turns really ran at once

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.conversation import Status, derive
-from bot.events import (
+from bot.kernel.conversation import Status, derive
+from bot.kernel.events import (
     AgentJoined,
     BotUttered,
     ConversationEnded,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,21 +21,23 @@ import redis.asyncio as redis
 import structlog
 from aiohttp import web
 
-from bot.bus import RedisEventBus, Resync
-from bot.engine import Engine
-from bot.errors import ConcurrentWriteError, StoreError
-from bot.events import AgentMessage, Event, UserUttered
-from bot.locks import RedisLocks
-from bot.messages import BotMessage, UserMessage
+from bot.app.runtime import Runtime
+from bot.flows.backend.demo import DemoBackend
+from bot.infra.bus import RedisEventBus, Resync
+from bot.infra.locks import RedisLocks
+from bot.infra.settings import Settings
+from bot.kernel.errors import ConcurrentWriteError, StoreError
+from bot.kernel.events import AgentMessage, Event, UserUttered
+from bot.kernel.messages import BotMessage, UserMessage
 from bot.nlu.understander import Understander
+from bot.pipeline.engine import Engine
+from bot.pipeline.stages import Stage
+from bot.pipeline.turn import ANSWERED, CONTINUE, StageResult, Turn
 from bot.project import Project
-from bot.runtime import Runtime
-from bot.settings import Settings
 from bot.storage import ConversationStore, open_database
 from bot.testing.server import serve_app
-from bot.turn import Turn
 from connectors.web import create_app, health
-from tests.flows.conftest import make_runtime, understander  # noqa: F401 - the session fixture, shared
+from tests.flows.conftest import flow_runner, make_runtime, understander  # noqa: F401 - the session fixture, shared
 
 # --------------------------------------------------------------------------------------------- tools
 
@@ -134,9 +136,9 @@ class Echo:
 
     name = "echo"
 
-    async def run(self, turn: Turn) -> None:
+    async def run(self, turn: Turn) -> StageResult:
         turn.reply(BotMessage(f"echo: {turn.text}"))
-        turn.handled = True
+        return ANSWERED
 
 
 class StallOnce:
@@ -148,16 +150,17 @@ class StallOnce:
         self.proxy = proxy
         self.armed = False
 
-    async def run(self, turn: Turn) -> None:
+    async def run(self, turn: Turn) -> StageResult:
         if self.armed:
             self.armed = False
             self.proxy.stall()
+        return CONTINUE
 
 
 async def light_runtime(project: Project, database_url: str, *, redis_url: str | None = None,
-                        stages: list[object] | None = None, operation_timeout: float = 1.0) -> Runtime:
+                        stages: list[Stage] | None = None, operation_timeout: float = 1.0) -> Runtime:
     """A runtime with an echo turn (no models) on ``database_url``, with Redis locks and bus when given."""
-    from bot.bus import EventBus
+    from bot.infra.bus import EventBus
 
     database = await open_database(database_url, operation_timeout=operation_timeout)
     store = ConversationStore(database)
@@ -165,7 +168,7 @@ async def light_runtime(project: Project, database_url: str, *, redis_url: str |
     bus = RedisEventBus(redis_url, channel=f"careline:test:{uuid.uuid4().hex}") if redis_url else EventBus()
     await bus.start()
     locks = RedisLocks(redis_url, prefix=f"careline:test:{uuid.uuid4().hex}:", wait=2.0) if redis_url else None
-    engine = Engine(project, store, [*(stages or []), Echo()], locks=locks, bus=bus)  # type: ignore[list-item]
+    engine = Engine(project, store, [*(stages or []), Echo()], locks=locks, bus=bus)
     settings = Settings(database_url=database_url, redis_url=redis_url, admin_token="test-admin-token",
                         admin_token_generated=False)
     return Runtime(settings, project, database, engine)
@@ -346,11 +349,11 @@ class FailFirstAppend(ConversationStore):
 
     armed = False
 
-    async def append(self, conversation_id: str, events: object, *, expected_seq: int) -> int:
+    async def append(self, conversation_id: str, events: Sequence[Event], *, expected_seq: int) -> int:
         if self.armed:
             self.armed = False
             raise ConcurrentWriteError("another writer appended first (test)")
-        return await super().append(conversation_id, events, expected_seq=expected_seq)  # type: ignore[arg-type]
+        return await super().append(conversation_id, events, expected_seq=expected_seq)
 
 
 async def test_a_turn_retried_after_a_concurrent_write_cancels_the_order_once(
@@ -360,7 +363,8 @@ async def test_a_turn_retried_after_a_concurrent_write_cancels_the_order_once(
     runtime = await make_runtime(demo_project, understander, tmp_path)
     store = FailFirstAppend(runtime.database)
     runtime.engine.store = store
-    backend = next(s for s in runtime.engine.stages if s.name == "dialogue").runner.backend  # type: ignore[attr-defined]
+    backend = flow_runner(runtime).backend
+    assert isinstance(backend, DemoBackend)
     try:
         for text in ("cancel my order", "ada@example.com", "10 December 1985", "A1002"):
             await runtime.engine.handle("c", UserMessage(text))
@@ -368,7 +372,8 @@ async def test_a_turn_retried_after_a_concurrent_write_cancels_the_order_once(
         replies = await runtime.engine.handle("c", UserMessage("yes please"))
         assert "is cancelled" in "\n".join(r.text for r in replies)
         assert [c["op"] for c in backend.changes] == ["cancel_order"]
-        assert (await backend.get_order("A1002")).status == "cancelled"
+        order = await backend.get_order("A1002")
+        assert order is not None and order.status == "cancelled"
     finally:
         await runtime.database.close()
 

@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.embeddings import Embedder
-from bot.errors import RequestError
+from bot.app.runtime import Runtime, build_runtime
+from bot.infra.embeddings import Embedder
+from bot.infra.settings import Settings
+from bot.kernel.errors import RequestError
 from bot.project import Project
-from bot.runtime import Runtime, build_runtime
-from bot.settings import Settings
 from bot.testing.server import serve_app
 from connectors.web import create_app
 from connectors.web.app import MAX_DEPTH, parse_json_object

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.events import KnowledgeConsulted
-from bot.messages import UserMessage
-from bot.runtime import Runtime
+from bot.app.runtime import Runtime
+from bot.kernel.events import KnowledgeConsulted
+from bot.kernel.messages import UserMessage
 
 
 async def test_a_policy_question_gets_a_cited_answer(runtime: Runtime) -> None:

@@ -10,18 +10,18 @@ import uuid
 import pytest
 import redis.asyncio as redis
 
-from bot.errors import StoreError
-from bot.locks import InProcessLocks, LockLost, RedisLocks
+from bot.infra.locks import ConversationLocks, InProcessLocks, LockLost, RedisLocks
+from bot.kernel.errors import StoreError
 
 
-async def _exclusive(locks_a: object, locks_b: object) -> tuple[list[str], int]:
+async def _exclusive(locks_a: ConversationLocks, locks_b: ConversationLocks) -> tuple[list[str], int]:
     log: list[str] = []
     active = 0
     peak = 0
 
-    async def worker(locks: object, name: str) -> None:
+    async def worker(locks: ConversationLocks, name: str) -> None:
         nonlocal active, peak
-        async with locks.hold("conv"):  # type: ignore[attr-defined]
+        async with locks.hold("conv"):
             active += 1
             peak = max(peak, active)
             log.append(f"{name}-in")

@@ -7,7 +7,8 @@ import json
 
 import structlog
 
-from bot.logs import configure_logging, mask_text
+from bot.infra.logs import configure_logging
+from bot.kernel.masking import mask_text
 
 
 def test_mask_text_hides_emails_phones_cards_and_dates() -> None:
@@ -30,6 +31,19 @@ def test_mask_text_hides_addresses_postcodes_and_named_secrets() -> None:
     assert mask_text("the code: 553201") == "the code: [secret]"
     kept = "2 parcels on the way, 3 items in my order A1002 are damaged"
     assert mask_text(kept) == kept
+
+
+def test_log_lines_mask_ibans_and_national_numbers_like_every_other_sink() -> None:
+    """One set of patterns: an IBAN written in one run or spaced, a UK NI number and a US SSN are masked in a
+    log line as they are in an LLM prompt (the log masker once let an unspaced IBAN through)."""
+    stream = io.StringIO()
+    configure_logging(json=True, stream=stream)
+    structlog.get_logger("t").info("refund_requested", note="iban DE89370400440532013000 please",
+                                   spaced="GB82 WEST 1234 5698 7654 32", ni="AB 12 34 56 C", ssn="123-45-6789")
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    assert line["note"] == "iban [iban] please" and line["spaced"] == "[iban]"
+    assert line["ni"] == "[national_id]" and line["ssn"] == "[national_id]"
+    assert mask_text("order A1002, 3 items") == "order A1002, 3 items"
 
 
 def test_mask_text_keeps_ip_addresses_and_still_hides_phone_numbers() -> None:

@@ -10,11 +10,11 @@ from typing import NoReturn
 import pytest
 from structlog.testing import capture_logs
 
-from bot.embeddings import Embedder
+from bot.app.runtime import open_knowledge
+from bot.infra.embeddings import Embedder
 from bot.knowledge import KnowledgeBase
 from bot.nlu.normalize import normalize_spoken
 from bot.project import Project
-from bot.runtime import open_knowledge
 
 
 def _missing(name: str) -> NoReturn:
@@ -54,11 +54,11 @@ def test_the_voice_normalizer_is_the_engines_with_no_silent_fallback() -> None:
 
 def test_the_cli_mounts_every_command_by_import() -> None:
     """The composed command has each core, connector and eval command; none is looked up by name at run time."""
-    import bot.cli
+    import bot.app.cli
     import careline.cli
 
     assert set(careline.cli.main.commands) == {"chat", "validate", "demo", "kb", "scope", "handoff", "report",
                                                "serve", "call", "eval"}
-    for module in (bot.cli, careline.cli):
+    for module in (bot.app.cli, careline.cli):
         source = Path(inspect.getfile(module)).read_text()
         assert "getattr(" not in source and "importlib" not in source

@@ -17,11 +17,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.bus import RedisEventBus
-from bot.events import AgentMessage
 from bot.flows.backend import DemoBackend
 from bot.flows.backend.server import create_backend_app
-from bot.settings import DEMO_PROJECT
+from bot.infra.bus import RedisEventBus
+from bot.infra.settings import DEMO_PROJECT
+from bot.kernel.events import AgentMessage
 from bot.testing.server import serve_app
 from bot.testing.workers import Worker, serve_workers
 
@@ -29,7 +29,7 @@ TOKEN = "multiworker-admin-token"
 
 
 @pytest.fixture
-def workers(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[list[str]]:
+def workers(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[list[Worker]]:
     """Two `careline serve` processes on one PostgreSQL schema and one Redis (the second reuses the first's cache)."""
     env = {"CARELINE_ADMIN_TOKEN": TOKEN, "CARELINE_CACHE_DIR": str(tmp_path / "cache")}
     with serve_workers(2, database_url=pg_url, redis_url=redis_url, log_dir=tmp_path, env=env) as urls:
@@ -38,7 +38,7 @@ def workers(pg_url: str, redis_url: str, tmp_path: Path) -> Iterator[list[str]]:
 
 @pytest.mark.postgres
 @pytest.mark.redis
-async def test_turns_of_one_conversation_stay_ordered_across_two_workers(workers: list[str]) -> None:
+async def test_turns_of_one_conversation_stay_ordered_across_two_workers(workers: list[Worker]) -> None:
     """Ten concurrent messages to one conversation, split over two worker processes, never interleave."""
     async with aiohttp.ClientSession() as http:
 
@@ -94,7 +94,7 @@ async def _tracker(http: aiohttp.ClientSession, worker: str, conversation_id: st
 
 @pytest.mark.postgres
 @pytest.mark.redis
-async def test_a_retried_message_is_stored_once_whichever_worker_gets_it(workers: list[str]) -> None:
+async def test_a_retried_message_is_stored_once_whichever_worker_gets_it(workers: list[Worker]) -> None:
     """One message id sent to both workers at once, then again after: one stored message, one answer."""
     body = {"sender": "retry", "message": "hello", "message_id": "msg-1"}
     async with aiohttp.ClientSession() as http:

@@ -13,12 +13,14 @@ from typing import Any
 import aiohttp
 import pytest
 import structlog
+from multidict import CIMultiDictProxy
 
-from bot.embeddings import Embedder
+from bot.app.runtime import Runtime, build_runtime
+from bot.infra.embeddings import Embedder
+from bot.infra.ratelimit import LocalLimiter, Rate, RedisLimiter
+from bot.infra.settings import Settings
+from bot.kernel.events import UserUttered
 from bot.project import Project
-from bot.ratelimit import LocalLimiter, Rate, RedisLimiter
-from bot.runtime import Runtime, build_runtime
-from bot.settings import Settings
 from bot.testing.server import serve_app
 from connectors.web import create_app
 from connectors.web.app import LIMITER
@@ -61,7 +63,7 @@ def make_server(demo_project: Project, embedder: Embedder, tmp_path: Path) -> Se
 
 
 async def say(http: aiohttp.ClientSession, url: str, body: dict[str, Any],
-              headers: dict[str, str] | None = None) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
+              headers: dict[str, str] | None = None) -> tuple[int, Any, CIMultiDictProxy[str]]:
     """POST ``body`` to the REST channel: status, JSON answer and headers."""
     async with http.post(url + WEBHOOK, json=body, headers=headers) as resp:
         return resp.status, await resp.json(), resp.headers
@@ -69,7 +71,7 @@ async def say(http: aiohttp.ClientSession, url: str, body: dict[str, Any],
 
 async def user_texts(runtime: Runtime, conversation_id: str) -> list[str]:
     """What the store holds as the customer's messages in ``conversation_id``."""
-    return [e.text for e in (await runtime.engine.state(conversation_id)).events if e.type == "user"]
+    return [e.text for e in (await runtime.engine.state(conversation_id)).events if isinstance(e, UserUttered)]
 
 
 async def test_a_channel_claimed_in_metadata_does_not_unlock_the_voice_pin(server: str, runtime: Runtime) -> None:
@@ -86,7 +88,7 @@ async def test_a_channel_claimed_in_metadata_does_not_unlock_the_voice_pin(serve
     assert "verified" not in said and "shipped" not in said.lower() and "Sofa" not in said, replies
     state = await runtime.engine.state("mallory")
     assert state.slots.get("customer_id") is None
-    users = [e for e in state.events if e.type == "user"]
+    users = [e for e in state.events if isinstance(e, UserUttered)]
     assert {e.channel for e in users} == {"rest"}
     assert all(e.metadata == {"channel": "voice"} for e in users)
 
@@ -121,7 +123,8 @@ async def test_the_rest_token_is_required_when_set(make_server: ServerFactory) -
             status, _, _ = await say(http, site.url, {"sender": sender, "message": "hello"},
                                      {"Authorization": f"Bearer {REST_TOKEN}"})
             assert status == 200
-        clients = {(await site.runtime.engine.state(s)).events[0].client for s in ("backend-1", "backend-3")}
+        firsts = [(await site.runtime.engine.state(s)).events[0] for s in ("backend-1", "backend-3")]
+        clients = {e.client for e in firsts if isinstance(e, UserUttered)}
         assert len(clients) == 2 and None not in clients
 
 
@@ -133,7 +136,7 @@ async def test_the_client_message_id_is_passed_through_and_validated(server: str
         for bad in ("", "x" * 65, "has space", "é", 7, ["m"]):
             status, answer, _ = await say(http, server, {"sender": "ids", "message": "again", "message_id": bad})
             assert status == 400 and "'message_id'" in answer["error"], (bad, answer)
-    users = [e for e in (await runtime.engine.state("ids")).events if e.type == "user"]
+    users = [e for e in (await runtime.engine.state("ids")).events if isinstance(e, UserUttered)]
     assert [(e.text, e.message_id) for e in users] == [("hello", "m-1_A")]
 
 

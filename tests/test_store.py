@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from bot.errors import ConcurrentWriteError, StoreError
-from bot.events import BotUttered, Escalated, SlotSet, UserUttered
+from bot.kernel.errors import ConcurrentWriteError, StoreError
+from bot.kernel.events import BotUttered, Escalated, Event, SlotSet, UserUttered
 from bot.storage import ConversationStore, open_database
 from bot.storage.conversations import DuplicateMessage
 
@@ -17,6 +18,13 @@ async def _store(url: str) -> ConversationStore:
     store = ConversationStore(await open_database(url))
     await store.setup()
     return store
+
+
+def _texts(events: Sequence[Event]) -> list[str]:
+    """The text of each event (every one of them an utterance)."""
+    said = [e for e in events if isinstance(e, UserUttered | BotUttered)]
+    assert len(said) == len(events), events
+    return [e.text for e in said]
 
 
 async def test_appended_events_load_back_in_order(database_url: str) -> None:
@@ -29,7 +37,8 @@ async def test_appended_events_load_back_in_order(database_url: str) -> None:
         await store.append("c1", [SlotSet(name="order_number", value="A1001")], expected_seq=2)
         state = await store.load("c1")
         assert [e.type for e in state.events] == ["user", "bot", "slot"]
-        assert state.events[0].intent == "greet"  # type: ignore[attr-defined]
+        first = state.events[0]
+        assert isinstance(first, UserUttered) and first.intent == "greet"
         assert state.slots == {"order_number": "A1001"}
         assert (await store.load("other")).events == []
     finally:
@@ -44,7 +53,7 @@ async def test_a_stale_writer_is_refused(database_url: str) -> None:
         with pytest.raises(ConcurrentWriteError):
             await store.append("c1", [UserUttered(text="second"), BotUttered(text="x")], expected_seq=0)
         state = await store.load("c1")
-        assert [e.text for e in state.events] == ["first"]  # type: ignore[attr-defined]
+        assert _texts(state.events) == ["first"]
     finally:
         await store.db.close()
 
@@ -87,7 +96,7 @@ async def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
     await store.db.close()
     reopened = await _store(url)
     try:
-        assert (await reopened.load("c")).events[0].text == "persist me"  # type: ignore[attr-defined]
+        assert _texts((await reopened.load("c")).events)[0] == "persist me"
     finally:
         await reopened.db.close()
 
@@ -113,7 +122,7 @@ async def test_a_cancelled_write_never_wedges_the_store(database_url: str) -> No
             await asyncio.gather(task, return_exceptions=True)
             seq = len((await store.load("c")).events)
             seq = await store.append("c", [UserUttered(text=f"sure {ticks}")], expected_seq=seq)
-        texts = [e.text for e in (await store.load("c")).events]  # type: ignore[attr-defined]
+        texts = _texts((await store.load("c")).events)
         assert [t for t in texts if t.startswith("sure")] == [f"sure {i}" for i in range(25)]
     finally:
         await store.db.close()

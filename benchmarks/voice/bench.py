@@ -139,8 +139,8 @@ async def one_call(url: str, name: str, questions: list[str]) -> list[float]:
 
 
 async def latency_runs(project: object, settings_dir: str, calls: list[int], smart_turn: bool) -> dict[str, object]:
-    from bot.runtime import build_runtime
-    from bot.settings import Settings
+    from bot.app.runtime import build_runtime
+    from bot.infra.settings import Settings
     from bot.testing.server import serve_app
     from connectors.web import create_app
 
@@ -173,9 +173,9 @@ async def main() -> None:
     parser.add_argument("--json", default=None)
     parser.add_argument("--vad-only", action="store_true", help="also run with smart-turn off (VAD stop ends turns)")
     args = parser.parse_args()
-    from bot.logs import configure_logging
+    from bot.infra.logs import configure_logging
+    from bot.infra.settings import DEMO_PROJECT
     from bot.project import load_project
-    from bot.settings import DEMO_PROJECT
     from connectors.voice.logs import route_pipecat_logs
 
     configure_logging(level="warning")

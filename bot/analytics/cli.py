@@ -14,9 +14,9 @@ import click
 
 from bot.analytics.kpis import KpiReport, KpiSet, compute_kpis
 from bot.analytics.windows import BadWindow, window
-from bot.cache import cache_dir
-from bot.errors import StoreError
-from bot.settings import Settings
+from bot.infra.cache import cache_dir
+from bot.infra.settings import Settings
+from bot.kernel.errors import StoreError
 from bot.storage import open_database
 
 PERCENT, COUNT, SECONDS, SCORE = "percent", "count", "seconds", "score"
@@ -117,7 +117,7 @@ def write_csv(report: KpiReport, path: Path) -> int:
 
 def database_url_for(settings: Settings) -> str:
     """The database the server uses: ``--database``/``CARELINE_DATABASE_URL``, else the project's SQLite file
-    (the same file as :func:`bot.runtime.default_database_url`)."""
+    (the same file as :func:`bot.app.runtime.default_database_url`)."""
     return settings.database_url or f"sqlite:///{cache_dir(settings.project) / 'careline.db'}"
 
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from bot.errors import StoreError
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
+from bot.kernel.errors import StoreError
 from bot.storage import Database
 
 #: Event types that KPIs read (everything else stays in the database).

@@ -112,7 +112,7 @@ class KpiSet:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class ContactVerdict:
     """Repeat-contact verdicts for one conversation."""
 
     contained: bool
@@ -129,7 +129,7 @@ def _next_after(groups: dict[Any, list[float]], key: Any, created_at: float) -> 
     return times[index] if index < len(times) else None
 
 
-def outcomes(facts: Sequence[ConversationFacts], config: KpiConfig) -> dict[str, Outcome]:
+def outcomes(facts: Sequence[ConversationFacts], config: KpiConfig) -> dict[str, ContactVerdict]:
     """Containment and FCR verdicts, looking for later contacts of the same customer among ``facts``."""
     by_customer: dict[str, list[float]] = defaultdict(list)
     by_topic: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -151,11 +151,11 @@ def outcomes(facts: Sequence[ConversationFacts], config: KpiConfig) -> dict[str,
             same = _next_after(by_topic, (f.customer, f.topic), f.created_at) if f.customer else None
             fcr = not ((same is not None and same <= f.ended_at + config.fcr_seconds)
                        or (reopen is not None and reopen <= config.fcr_seconds))
-        out[f.conversation_id] = Outcome(contained=not f.escalated and not repeat, fcr=fcr)
+        out[f.conversation_id] = ContactVerdict(contained=not f.escalated and not repeat, fcr=fcr)
     return out
 
 
-def summarize(facts: Sequence[ConversationFacts], verdicts: dict[str, Outcome], config: KpiConfig) -> KpiSet:
+def summarize(facts: Sequence[ConversationFacts], verdicts: dict[str, ContactVerdict], config: KpiConfig) -> KpiSet:
     """The :class:`KpiSet` of ``facts`` (verdicts from :func:`outcomes` over a superset)."""
     n = len(facts)
     contained = sum(verdicts[f.conversation_id].contained for f in facts)

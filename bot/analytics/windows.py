@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.errors import RequestError
+from bot.kernel.errors import RequestError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _NAMED = {"hour": "1h", "day": "24h", "week": "7d"}

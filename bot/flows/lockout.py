@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
 from bot.project.schema import AuthConfig
 from bot.storage import Database
 

@@ -10,21 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.conversation import ConversationState
-from bot.flows.runner import index_of
-from bot.flows.schema import Flow
+from bot.flows.schema import Flow, Step, index_of
+from bot.kernel.conversation import ConversationState
 
-__all__ = ["collecting_slot"]
+__all__ = ["collecting_slot", "waiting_step"]
+
+
+def waiting_step(state: ConversationState, flows: Mapping[str, Flow]) -> Step | None:
+    """The step the active flow (the top of the stack) stands on, or ``None`` when no flow is active, the flow
+    is unknown or it has not reached a step."""
+    if not state.flow_stack:
+        return None
+    frame = state.flow_stack[-1]
+    flow = flows.get(frame.flow_id)
+    index = None if flow is None else index_of(flow, frame.step_id)
+    return None if flow is None or index is None else flow.steps[index]
 
 
 def collecting_slot(state: ConversationState, flows: Mapping[str, Flow]) -> str | None:
     """The slot the active flow's current step is waiting for (its ``collect``), or ``None`` when no flow is
     active, the flow is unknown, it has not reached a step, or the step collects nothing."""
-    if not state.flow_stack:
-        return None
-    frame = state.flow_stack[-1]
-    flow = flows.get(frame.flow_id)
-    if flow is None:
-        return None
-    index = index_of(flow, frame.step_id)
-    return None if index is None else flow.steps[index].collect
+    step = waiting_step(state, flows)
+    return None if step is None else step.collect

@@ -25,10 +25,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
-from bot.errors import ProviderError
-from bot.events import (
+from bot.flows.actions.executor import Executor, slot_events
+from bot.flows.backend.base import Backend
+from bot.flows.conditions import evaluate
+from bot.flows.lockout import Lockout
+from bot.flows.schema import AUTH_FLOW, Flow, Step, index_of, step_key
+from bot.flows.sessions import VERIFIED_AT, drop_verification, longest_silence, verified_at
+from bot.flows.slots import Found, choose_button, dispatch, extract, render, utter
+from bot.guardrails.base import Signal
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ProviderError
+from bot.kernel.events import (
     ActionExecuted,
     FlowCancelled,
     FlowCompleted,
@@ -36,14 +45,8 @@ from bot.events import (
     FlowStepReached,
     SlotSet,
 )
-from bot.flows.actions.executor import Executor, slot_events
-from bot.flows.conditions import evaluate
-from bot.flows.schema import AUTH_FLOW, Flow, Step
-from bot.flows.sessions import VERIFIED_AT, drop_verification, longest_silence, verified_at
-from bot.flows.slots import Found, choose_button, dispatch, extract, render, utter
-from bot.logs import get_logger
 from bot.nlu.base import OUT_OF_SCOPE
-from bot.turn import Escalation, Turn
+from bot.pipeline.turn import ANSWERED, CONTINUE, Escalation, StageResult, Turn
 
 log = get_logger(__name__)
 
@@ -53,16 +56,15 @@ CANCEL_INTENTS = frozenset({"cancel"})
 DIGRESSION_INTENTS = frozenset({"ask_question", OUT_OF_SCOPE})
 
 
-def step_key(flow: Flow, index: int) -> str:
-    """The id a step is known by in events: its ``id`` or its position."""
-    return flow.steps[index].id or str(index)
+class _HandOff(Exception):
+    """Raised deep in a flow's steps to end the turn with an escalation; :meth:`FlowRunner.handle` returns it.
 
+    Every path that hands off stops running steps right there, so unwinding to ``handle`` loses nothing.
+    """
 
-def index_of(flow: Flow, key: str | None) -> int | None:
-    """Position of the step known as ``key``."""
-    if key is None:
-        return None
-    return next((i for i in range(len(flow.steps)) if step_key(flow, i) == key), None)
+    def __init__(self, escalation: Escalation) -> None:
+        super().__init__(escalation.reason)
+        self.escalation = escalation
 
 
 def next_index(flow: Flow, index: int, slots: dict[str, Any]) -> int | None:
@@ -118,69 +120,74 @@ class FlowRunner:
     """Runs the project's flows for a turn; business actions go through ``executor``."""
 
     def __init__(self, executor: Executor | None = None, *, switch_confidence: float = 0.7,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None, backend: Backend | None = None,
+                 lockout: Lockout | None = None) -> None:
         self.executor = executor
         self.switch_confidence = switch_confidence
         self.clock: Callable[[], float] = clock or time.time
         """Seconds since the epoch: when verifications happen and how old they are (tests inject one)."""
-        self.backend: Any = None
-        """The backend the in-process actions use (set by :func:`bot.flows.setup.flow_runner`)."""
-        self.lockout: Any = None
-        """The cross-conversation verification lockout (set by :func:`bot.flows.setup.flow_runner`)."""
+        self.backend = backend
+        """The backend the in-process actions use (:func:`bot.flows.setup.flow_runner` passes it)."""
+        self.lockout = lockout
+        """The cross-conversation verification lockout (:func:`bot.flows.setup.flow_runner` passes it)."""
 
-    async def handle(self, turn: Turn) -> None:
+    async def handle(self, turn: Turn) -> StageResult:
+        """``ANSWERED`` when a flow owned the turn, the escalation when a flow handed off, else ``CONTINUE``
+        (no flow is active or triggered, or the customer digressed: the knowledge stage answers)."""
+        try:
+            return await self._handle(turn)
+        except _HandOff as handoff:
+            return handoff.escalation
+
+    async def _handle(self, turn: Turn) -> StageResult:
         flows = turn.project.flows
         if not flows:
-            return
+            return CONTINUE
         self._expire(turn)
         if turn.understanding is None:
-            return
+            return CONTINUE
         frame = next((f for f in reversed(turn.state.flow_stack) if f.flow_id in flows), None)
         chosen = choose_button(turn) if frame is not None else None  # "the second one" answers a flow's question
         if chosen is not None:
             turn.understanding = chosen
         if frame is None:
             target = self._triggered(turn, minimum=0.0)
-            if target is not None:
-                turn.handled = True
-                await self._start(turn, target)
-            return
+            if target is None:
+                return CONTINUE
+            await self._start(turn, target)
+            return ANSWERED
         flow = flows[frame.flow_id]
         index = index_of(flow, frame.step_id)
         step = flow.steps[index] if index is not None else None
         understanding = turn.understanding
         if understanding.intent in CANCEL_INTENTS and understanding.confidence >= self.switch_confidence:
-            turn.handled = True
             await self._cancel(turn)
-            return
+            return ANSWERED
         slot = step.collect if step is not None else None
         found = extract(turn, slot) if slot is not None else None
         answered = found is not None and found.source != "text"
         target = self._triggered(turn, minimum=self.switch_confidence)
         if target is not None and not answered and target not in {f.flow_id for f in turn.state.flow_stack}:
-            turn.handled = True
             log.info("flow_switched", interrupted=frame.flow_id, started=target)
             await self._start(turn, target)
-            return
+            return ANSWERED
         corrections = {} if answered else self._corrections(turn, slot)
         if corrections:
-            turn.handled = True
             await self._correct(turn, corrections)
-            return
+            return ANSWERED
         if step is None or slot is None or index is None:
-            return
+            return CONTINUE
         if found is not None and not (found.source == "text" and self._digressing(turn, strict=True)):
-            turn.handled = True
             await self._fill(turn, frame.flow_id, index, step, found)
-            return
+            return ANSWERED
         if self._digressing(turn, strict=False):
             log.info("flow_digression", flow_id=frame.flow_id, step_id=frame.step_id)
             turn.followups.append(render(turn, "utter_flow_resume", values={"flow": display_name(turn)},
                                          default="Now, back to where we were."))
-            turn.followups.append(render(turn, step.utter or f"utter_ask_{slot}"))
-            return
-        turn.handled = True
+            turn.followups.append(render(turn, step.question))
+            return CONTINUE
         await self._reask(turn, frame.flow_id, index, step)
+        return ANSWERED
 
     # --- deciding -------------------------------------------------------------------------------
 
@@ -308,7 +315,7 @@ class FlowRunner:
         if not explained and invalid in turn.project.domain.responses:
             utter(turn, invalid)
         turn.emit(FlowStepReached(flow_id=flow_id, step_id=key))
-        utter(turn, step.utter or f"utter_ask_{step.collect}")
+        utter(turn, step.question)
 
     async def _cancel(self, turn: Turn) -> None:
         top = turn.state.flow_stack[-1].flow_id
@@ -372,7 +379,7 @@ class FlowRunner:
             utter(turn, "utter_flow_resume", values={"flow": display_name(turn)},
                   default="Now, back to where we were.")
         if step.collect is not None and turn.state.slots.get(step.collect) is None:
-            utter(turn, step.utter or f"utter_ask_{step.collect}")
+            utter(turn, step.question)
         else:
             await self._advance(turn, frame.flow_id, index)
 
@@ -410,7 +417,7 @@ class FlowRunner:
             turn.emit(FlowStepReached(flow_id=flow_id, step_id=step_key(flow, index)))
             if step.collect is not None:
                 if turn.state.slots.get(step.collect) is None or step.ask_before_filling:
-                    utter(turn, step.utter or f"utter_ask_{step.collect}")
+                    utter(turn, step.question)
                     return
             elif step.action is not None:
                 if not await self._act(turn, flow_id, flow, step.action):
@@ -421,7 +428,6 @@ class FlowRunner:
                         turn.emit(SlotSet(name=name, value=value))
             elif step.handoff is not None:
                 self._hand_off(turn, step)
-                return
             elif step.link is not None:
                 self._reset_slots(turn, flow_id)
                 turn.emit(FlowCompleted(flow_id=flow_id))
@@ -434,11 +440,12 @@ class FlowRunner:
                 continue
             index = next_index(flow, index, turn.state.slots)
         log.error("flow_step_limit", flow_id=flow_id)
-        turn.escalation = Escalation("error", message="Sorry, something went wrong on our side. "
-                                     "I'm passing you to a member of our team.")
+        raise _HandOff(Escalation("error", message="Sorry, something went wrong on our side. "
+                                  "I'm passing you to a member of our team."))
 
     async def _act(self, turn: Turn, flow_id: str, flow: Flow, name: str) -> bool:
-        """Run one action step; ``False`` stops the flow (handoff, failure, refused)."""
+        """Run one action step; ``False`` stops the flow (refused, restarted); a handoff or a failed action raises
+        :class:`_HandOff`."""
         if name.startswith("utter_"):
             utter(turn, name)
             return True
@@ -446,7 +453,6 @@ class FlowRunner:
             return True
         if name == "action_handoff":
             self._hand_off(turn, Step(handoff="requested"))
-            return False
         if name == "action_restart":
             while turn.state.flow_stack:
                 turn.emit(FlowCancelled(flow_id=turn.state.flow_stack[-1].flow_id, reason="restart"))
@@ -467,9 +473,8 @@ class FlowRunner:
             result = await self.executor.run(name, turn)
         except ProviderError as exc:
             log.error("action_failed", action=name, error=str(exc), permanent=exc.permanent)
-            turn.escalation = Escalation("error", message="Sorry, I couldn't reach our systems just now. "
-                                         "I'm passing you to a member of our team.")
-            return False
+            raise _HandOff(Escalation("error", message="Sorry, I couldn't reach our systems just now. "
+                                      "I'm passing you to a member of our team.")) from exc
         turn.emit(ActionExecuted(name=name))
         for event in slot_events(result):
             if event.name != VERIFIED_AT:  # only the runner dates a verification
@@ -479,12 +484,12 @@ class FlowRunner:
         dispatch(turn, result.responses)
         return True
 
-    def _hand_off(self, turn: Turn, step: Step) -> None:
+    def _hand_off(self, turn: Turn, step: Step) -> NoReturn:
         reason = step.handoff or "requested"
-        signals: tuple[dict[str, Any], ...] = ()
+        signals: tuple[Signal, ...] = ()
         if reason == "auth_failed":
-            signals = ({"detector": "authentication", "category": "auth_failed", "score": 1.0,
-                        "evidence": f"{turn.state.slots.get('auth_attempts', 0)} failed verifications"},)
+            signals = (Signal("authentication", "auth_failed", 1.0,
+                              f"{turn.state.slots.get('auth_attempts', 0)} failed verifications"),)
         while turn.state.flow_stack:  # slots stay: the agent's context package shows them
             turn.emit(FlowCancelled(flow_id=turn.state.flow_stack[-1].flow_id, reason="handoff"))
-        turn.escalation = Escalation(reason, signals, team=step.team)
+        raise _HandOff(Escalation(reason, signals, team=step.team))

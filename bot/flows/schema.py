@@ -118,6 +118,13 @@ class Step(BaseModel):
         """Which of the step kinds this is."""
         return next(k for k in STEP_KINDS if getattr(self, k) is not None)
 
+    @property
+    def question(self) -> str:
+        """The response a ``collect`` step asks its slot with (``utter``, default ``utter_ask_<slot>``)."""
+        if self.collect is None:
+            raise ValueError(f"a {self.kind} step asks no question (only collect steps do)")
+        return self.utter or f"utter_ask_{self.collect}"
+
 
 class NluTrigger(BaseModel):
     """Start the flow when this intent is predicted above ``confidence_threshold``."""
@@ -168,3 +175,15 @@ class FlowsFile(BaseModel):
 
 
 Branch.model_rebuild()
+
+
+def step_key(flow: Flow, index: int) -> str:
+    """The id a step is known by in events: its ``id`` or its position."""
+    return flow.steps[index].id or str(index)
+
+
+def index_of(flow: Flow, key: str | None) -> int | None:
+    """Position of the step known as ``key``."""
+    if key is None:
+        return None
+    return next((i for i in range(len(flow.steps)) if step_key(flow, i) == key), None)

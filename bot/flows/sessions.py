@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from bot.conversation import ConversationState
-from bot.events import SlotSet, UserUttered
-from bot.turn import Turn
+from bot.kernel.conversation import ConversationState
+from bot.kernel.events import SlotSet, UserUttered
+from bot.pipeline.turn import Turn
 
 VERIFIED_AT = "verified_at"
 #: Slots a verification sets, all dropped when it expires or a step-up asks for a fresh one.

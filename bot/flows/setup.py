@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot import environment
-from bot.errors import ConfigError, ConfigProblem
 from bot.flows.actions import shipped_actions
 from bot.flows.actions.executor import Executor, HttpExecutor, InProcessExecutor
 from bot.flows.backend.base import Backend
@@ -13,7 +11,9 @@ from bot.flows.backend.demo import DEMO_SEED, DemoBackend
 from bot.flows.backend.http import HttpBackend
 from bot.flows.lockout import Clock, Lockout, MemoryLockout, StoredLockout
 from bot.flows.runner import FlowRunner
-from bot.logs import get_logger
+from bot.infra import environment
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ConfigError, ConfigProblem
 from bot.project import Project
 from bot.storage import Database
 
@@ -21,12 +21,14 @@ log = get_logger(__name__)
 
 
 def demo_backend(project: Project) -> DemoBackend:
-    """The demo backend, seeded from the project's ``seed.json`` (or the bundled demo data), in memory."""
+    """The demo backend, seeded from the project's ``seed.json`` (or the bundled demo data), in memory; its
+    calendar is moved to ``CARELINE_DEMO_TODAY`` when that is set (``make run`` sets ``today``)."""
     seed = project.path / "seed.json"
     if not seed.exists():
         seed = DEMO_SEED
-    log.info("demo_backend_in_use", seed=str(seed))
-    return DemoBackend.from_seed_file(seed)
+    today = environment.demo_today()
+    log.info("demo_backend_in_use", seed=str(seed), today=str(today or "the seed's"))
+    return DemoBackend.from_seed_file(seed, today=today)
 
 
 def make_backend(project: Project, *, environ: Mapping[str, str] | None = None) -> Backend:
@@ -73,7 +75,5 @@ def flow_runner(project: Project, backend: Backend | None = None, *, database: D
     """
     backend = backend or make_backend(project)
     lockout = lockout or make_lockout(project, database, clock=clock)
-    runner = FlowRunner(make_executor(project, backend, lockout=lockout), clock=clock)
-    runner.backend = backend
-    runner.lockout = lockout
-    return runner
+    return FlowRunner(make_executor(project, backend, lockout=lockout), clock=clock, backend=backend,
+                      lockout=lockout)

@@ -7,15 +7,16 @@ slot no flow collects, payloads included.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from bot.events import BotUttered, UserUttered
-from bot.messages import BotMessage, Button
+from bot.kernel.events import BotUttered, UserUttered
+from bot.kernel.messages import BotMessage, Button
 from bot.nlu.base import Understanding
 from bot.nlu.payload import parse_payload
+from bot.pipeline.turn import Turn
 from bot.project.schema import SlotSpec
-from bot.turn import Turn, fill
 
 TRUE_WORDS = {"true", "yes", "y", "1"}
 FALSE_WORDS = {"false", "no", "n", "0"}
@@ -135,25 +136,11 @@ def choose_button(turn: Turn) -> Understanding | None:
 def render(turn: Turn, name: str, *, values: dict[str, Any] | None = None,
            buttons: list[dict[str, Any]] | None = None, custom: dict[str, Any] | None = None,
            default: str | None = None) -> BotMessage:
-    """Response ``name`` for the turn's channel, filled from slots and ``values``.
-
-    A response whose ``metadata`` says ``account_data: true`` is marked so, like an action's.
-    """
-    variant = turn.project.response(name, turn.channel)
-    if variant is None:
-        if default is None:
-            raise KeyError(f"no response named {name!r} in domain.yml")
-        own_buttons: tuple[Button, ...] = ()
-        text, marked = default, False
-    else:
-        text = variant.text
-        own_buttons = tuple(Button(b.title, b.payload) for b in variant.buttons)
-        marked = bool(variant.metadata.get("account_data"))
-    chosen = tuple(Button(str(b["title"]), str(b["payload"])) for b in buttons) if buttons else own_buttons
-    extra = dict(custom or {})
-    if marked:
-        extra["account_data"] = True
-    return BotMessage(fill(text, {**turn.state.slots, **(values or {})}), chosen, response=name, custom=extra)
+    """:meth:`Turn.render <bot.pipeline.turn.Turn.render>`'s message for ``name`` (account data marked the same way),
+    with ``buttons`` in place of the response's own and ``custom`` added to its payload."""
+    message = turn.render(name, default=default, values=values)
+    chosen = tuple(Button(str(b["title"]), str(b["payload"])) for b in buttons) if buttons else message.buttons
+    return dataclasses.replace(message, buttons=chosen, custom={**(custom or {}), **message.custom})
 
 
 def utter(turn: Turn, name: str, **kwargs: Any) -> None:

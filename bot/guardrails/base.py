@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from bot.conversation import ConversationState
+from bot.kernel.conversation import ConversationState
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,8 @@ class Detector(abc.ABC):
     """Observes the customer's message and the conversation so far."""
 
     name: str = "detector"
+    kind: str = "rule"
+    """What the detector is: ``rule`` (patterns), ``model`` (trained) or ``both`` (see docs/guardrails.md)."""
 
     @abc.abstractmethod
     async def detect(self, text: str, state: ConversationState, channel: str) -> list[Signal]:

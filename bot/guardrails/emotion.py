@@ -17,18 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from bot.conversation import ConversationState
-from bot.errors import ConfigError, ConfigProblem
-from bot.events import UserUttered
 from bot.guardrails.base import Detector, Signal
 from bot.guardrails.encoding import SharedVectors
 from bot.guardrails.regulated import keyword_pattern
+from bot.kernel.conversation import ConversationState
+from bot.kernel.errors import ConfigError, ConfigProblem
+from bot.kernel.events import UserUttered
 from bot.project.schema import EmotionConfig
 
 BUNDLED_HEAD = Path(__file__).parent / "models" / "emotion_head.json"
 
 #: A message at least this negative counts as a complaint in the trend.
-NEGATIVE = 0.5
+COMPLAINT_SCORE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +121,8 @@ class detect_emotion(Detector):  # noqa: N801 - detectors get verb names (STYLE.
         signals = [Signal(self.name, label, score, evidence) for label, (score, evidence) in current.items()
                    if score >= 0.3]
         negativity = [max(s[0] for s in scores.values()) for scores in per_text]
-        complaints = sum(1 for n in negativity if n >= NEGATIVE)
-        if len(texts) >= 2 and complaints >= 2 and negativity[-1] >= NEGATIVE:
+        complaints = sum(1 for n in negativity if n >= COMPLAINT_SCORE)
+        if len(texts) >= 2 and complaints >= 2 and negativity[-1] >= COMPLAINT_SCORE:
             rising = negativity[-1] > negativity[0]
             score = min(1.0, 0.25 * complaints + (0.15 if rising else 0.0))
             signals.append(Signal(self.name, "frustration", score,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bot.guardrails.emotion import BUNDLED_HEAD, EmotionHead
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
 from bot.nlu.base import Encoder
 
 log = get_logger(__name__)
@@ -117,8 +117,8 @@ def train_head(data_dir: Path, encoder: Encoder, *, cache: Path | None = None, c
 
 def main(argv: list[str]) -> None:
     """Train on ``argv[0]`` (the GoEmotions folder) and write the bundled head (or ``argv[1]``)."""
-    from bot.cache import cache_dir
-    from bot.embeddings import shared_embedder
+    from bot.infra.cache import cache_dir
+    from bot.infra.embeddings import shared_embedder
 
     data_dir = Path(argv[0])
     out = Path(argv[1]) if len(argv) > 1 else BUNDLED_HEAD

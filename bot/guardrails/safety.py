@@ -1,6 +1,6 @@
 """Safety detectors: prompt injection and jailbreaks, requests for other customers' data, PII in free text.
 
-PII is not a reason to stop: :func:`mask_pii_text` masks it before a text reaches a log line (the
+PII is not a reason to stop: :func:`bot.kernel.masking.mask_text` masks it before a text reaches a log line (the
 logging processor uses the same rules) or an LLM prompt; the signal only records that it was there.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bot.conversation import ConversationState
 from bot.guardrails.base import Detector, Signal
-from bot.logs import mask_text
+from bot.kernel.conversation import ConversationState
+from bot.kernel.masking import pii_kinds
 
 #: Prompt-injection and jailbreak phrasings, each with the score it earns.
 INJECTION_PATTERNS: tuple[tuple[str, float], ...] = (
@@ -41,11 +41,6 @@ OTHER_CUSTOMER_PATTERNS: tuple[tuple[str, float], ...] = (
     (r"\b(?:address|phone number|email|details)\s+of\s+(?:the\s+)?(?:customer|user|account holder|person)\b", 0.8),
     (r"\bwho (?:placed|made|owns)\b.{0,20}\b(?:order|account|booking)\b", 0.75),
 )
-
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}\s?[A-Z0-9]{1,4}\b")
-_NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b", re.IGNORECASE)
-_SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
-_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 
 
 def _compile(patterns: tuple[tuple[str, float], ...], extra: list[str], extra_score: float
@@ -86,41 +81,6 @@ class detect_other_customer_data(Detector):  # noqa: N801 - detectors get verb n
     async def detect(self, text: str, state: ConversationState, channel: str) -> list[Signal]:
         score, evidence = _best(self._patterns, text)
         return [Signal(self.name, "other_customer_data", score, evidence)] if score else []
-
-
-def luhn_valid(digits: str) -> bool:
-    """True when ``digits`` passes the Luhn checksum (payment card numbers do)."""
-    total, parity = 0, len(digits) % 2
-    for index, char in enumerate(digits):
-        value = int(char)
-        if index % 2 == parity:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def mask_pii_text(text: str) -> str:
-    """``text`` with emails, cards, phones, dates, addresses, postcodes, named PINs/codes, IBANs and national
-    numbers replaced by placeholders."""
-    text = _IBAN.sub("[iban]", text)
-    text = _NINO.sub("[national_id]", text)
-    text = _SSN.sub("[national_id]", text)
-    return mask_text(text)
-
-
-def pii_kinds(text: str) -> list[str]:
-    """Which kinds of PII ``text`` holds (``card`` only for Luhn-valid numbers)."""
-    kinds = []
-    for match in _CARD.finditer(text):
-        if luhn_valid(re.sub(r"\D", "", match.group(0))):
-            kinds.append("card")
-            break
-    for kind, pattern in (("iban", _IBAN), ("national_id", _NINO), ("national_id", _SSN)):
-        if kind not in kinds and pattern.search(text):
-            kinds.append(kind)
-    masked = mask_text(_CARD.sub("", text))
-    kinds += [k for k in ("email", "phone", "date") if f"[{k}]" in masked]
-    return kinds
 
 
 class detect_pii(Detector):  # noqa: N801 - detectors get verb names (STYLE.md)

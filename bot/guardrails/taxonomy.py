@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from bot.errors import ConfigError, ConfigProblem
+from bot.kernel.errors import ConfigError, ConfigProblem
 from bot.project.schema import GuardrailsConfig, RegulatedCategory
 from bot.project.yamlfile import read_yaml
 

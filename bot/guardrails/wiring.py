@@ -1,27 +1,22 @@
-"""Everything guardrails a process holds, opened once by :func:`open_guardrails` (see ``bot.runtime``)."""
+"""The per-turn guards a process holds (detectors and policy), opened once by :func:`open_guardrails` (see
+``bot.app.runtime``). The ops control plane (scope, breaker, releases) is :mod:`bot.ops.wiring`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.bus import EventBus
-from bot.cache import cache_dir
 from bot.guardrails.base import Detector, Policy
-from bot.guardrails.breaker import CircuitBreaker, webhook_notifier
 from bot.guardrails.complexity import detect_complexity
 from bot.guardrails.emotion import detect_emotion, load_head
 from bot.guardrails.encoding import SharedVectors
-from bot.guardrails.gate import IntentScopeGate, ScopeGate
 from bot.guardrails.human_request import detect_human_request
 from bot.guardrails.policy import ConfiguredPolicy
 from bot.guardrails.regulated import ORDINARY, detect_regulated_topic
-from bot.guardrails.releases import ReleaseStore
 from bot.guardrails.safety import detect_other_customer_data, detect_pii, detect_prompt_injection
-from bot.guardrails.scope import ScopeService
 from bot.guardrails.taxonomy import taxonomy
+from bot.infra.cache import cache_dir
 from bot.nlu.base import Encoder
 from bot.project import Project
-from bot.storage import Database
 
 
 def build_detectors(project: Project, encoder: Encoder) -> list[Detector]:
@@ -49,40 +44,16 @@ def build_policy(project: Project) -> ConfiguredPolicy:
 
 @dataclass(slots=True)
 class Guardrails:
-    """The detectors and policy of the input guards, the automation scope and its circuit breaker."""
+    """The input guards: the detectors, in the order they run, and the policy that decides on their signals."""
 
     detectors: list[Detector]
     policy: Policy
-    scope: ScopeService
-    breaker: CircuitBreaker
-    gate: ScopeGate
-    intent_gate: IntentScopeGate
-
-    def start(self, bus: EventBus) -> None:
-        """Start watching the engine's events (the breaker)."""
-        self.breaker.start(bus)
-
-    async def close(self) -> None:
-        await self.breaker.close()
-        await self.scope.close()
 
 
-async def open_guardrails(project: Project, database: Database, encoder: Encoder, *,
-                          redis_url: str | None = None) -> Guardrails:
-    """Build the detectors (example embeddings cached on disk), record the deployed release, open the scope
-    history, make the breaker."""
+async def open_guardrails(project: Project, encoder: Encoder) -> Guardrails:
+    """Build the detectors (example embeddings cached on disk) and the policy."""
     detectors = build_detectors(project, encoder)
     for detector in detectors:
         if isinstance(detector, detect_regulated_topic):
             await detector.warm(cache_dir(project.path, "guardrails"))
-    releases = ReleaseStore(database)
-    await releases.setup()
-    await releases.record(project)
-    scope = ScopeService(database, project.guardrails.scope, redis_url=redis_url, flows=project.flows,
-                         intents=project.nlu.intents)
-    await scope.setup()
-    await scope.start()
-    config = project.guardrails.breaker
-    breaker = CircuitBreaker(config, scope, notify=webhook_notifier(config.notify_url) if config.notify_url else None)
-    return Guardrails(detectors, build_policy(project), scope, breaker, ScopeGate(scope),
-                      IntentScopeGate(scope, project))
+    return Guardrails(detectors, build_policy(project))

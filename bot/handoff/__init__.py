@@ -26,7 +26,7 @@ _EXPORTS = {
     "HandoffQueue": "bot.handoff.queue",
     "AuditLog": "bot.handoff.audit",
     "HandoffService": "bot.handoff.service",
-    "EscalationDesk": "bot.handoff.service",
+    "HandoffDesk": "bot.handoff.service",
     "HandoffRefused": "bot.handoff.errors",
     "UnknownConversation": "bot.handoff.errors",
     "NotYourConversation": "bot.handoff.errors",

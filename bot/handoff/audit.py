@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.settings import Principal
+from bot.infra.settings import Principal
 from bot.storage import Database
 
 SCHEMA = (

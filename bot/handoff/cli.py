@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from bot.errors import CarelineError
+from bot.kernel.errors import CarelineError
 
 T = TypeVar("T")
 
@@ -27,14 +27,14 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 
 
 def _run(project: Path | None, database_url: str | None, action: Callable[[Any], Awaitable[T]]) -> T:
-    from bot.settings import Settings
+    from bot.infra.settings import Settings
     from bot.storage import open_database
 
     settings = Settings.from_env(project=project, database_url=database_url)
     url = settings.database_url
     if url is None:
+        from bot.app.runtime import default_database_url
         from bot.project import load_project
-        from bot.runtime import default_database_url
 
         url = default_database_url(load_project(settings.project))
 
@@ -52,7 +52,7 @@ def _run(project: Path | None, database_url: str | None, action: Callable[[Any],
 
 
 def _operator() -> Any:
-    from bot.settings import Principal
+    from bot.infra.settings import Principal
 
     return Principal(f"cli:{getpass.getuser()}", "admin", "")
 

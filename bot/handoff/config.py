@@ -102,7 +102,7 @@ class HandoffConfig(_Strict):
     as the account identifier)."""
     mask_free_text: bool = True
     """Also mask emails, phone and card numbers, dates, street addresses, postcodes and named PINs in whatever
-    else the customer writes (``bot.logs.mask_text``); verification answers are masked either way."""
+    else the customer writes (``bot.infra.logs.mask_text``); verification answers are masked either way."""
     summary: str = Field(default="auto", pattern="^(auto|extractive|llm)$")
     """``auto``: LLM-written when ``llm:`` is configured (falling back to extractive), else extractive."""
     webhook: WebhookConfig | None = None

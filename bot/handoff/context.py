@@ -25,10 +25,12 @@ import json
 import time
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
-from bot.conversation import ConversationState
-from bot.events import (
+from bot.handoff.privacy import MASK, Redactor
+from bot.handoff.sentiment import sentiment_trend
+from bot.kernel.conversation import ConversationState
+from bot.kernel.events import (
     AgentMessage,
     BotUttered,
     FlowCancelled,
@@ -37,8 +39,6 @@ from bot.events import (
     KnowledgeConsulted,
     UserUttered,
 )
-from bot.handoff.privacy import MASK, Redactor
-from bot.handoff.sentiment import sentiment_trend
 from bot.project import Project
 
 SCHEMA_VERSION = 1
@@ -124,6 +124,37 @@ def summarize(state: ConversationState, redactor: Redactor) -> str:
     return " ".join(parts) or "No customer messages yet."
 
 
+class ContextPackage(TypedDict):
+    """What an agent receives at a handoff (``schema_version`` 1): JSON-able, stored in the ``Escalated`` event,
+    sent to helpdesks; masked for agents unless built with ``reveal_sensitive``."""
+
+    schema_version: int
+    conversation_id: str
+    channel: str
+    created_at: float
+    customer: dict[str, Any]
+    """``id``, ``verified``, ``proofs`` (which identity proofs were given, values masked)."""
+    reason: str
+    """The escalation reason (``bot.pipeline.turn.PRIORITY`` lists them)."""
+    team: str | None
+    priority: int
+    signals: list[dict[str, Any]]
+    """The guardrail signals behind the escalation (detector, category, score, masked evidence)."""
+    intents: list[dict[str, Any]]
+    slots: dict[str, Any]
+    flows: dict[str, list[str]]
+    """``active``, ``started``, ``completed``, ``cancelled`` flow ids."""
+    documents: list[dict[str, Any]]
+    attempted_answers: list[dict[str, Any]]
+    sentiment: dict[str, Any]
+    transcript: list[dict[str, Any]]
+    summary: str
+    summary_source: str
+    """``extractive`` or ``llm``."""
+    transfer: NotRequired[dict[str, Any]]
+    """Set when an agent transferred the conversation: ``from_agent``, ``from_team``, ``note``."""
+
+
 def build_context(
     state: ConversationState,
     project: Project,
@@ -134,7 +165,7 @@ def build_context(
     team: str | None = None,
     priority: int = 0,
     reveal_sensitive: bool = False,
-) -> dict[str, Any]:
+) -> ContextPackage:
     """The context package for ``state`` (a JSON-able dict, ``schema_version`` 1), masked for agents unless
     ``reveal_sensitive``."""
     redactor = Redactor(state.events, project, reveal=reveal_sensitive)

@@ -2,7 +2,7 @@
 
 :class:`RecordCsat` is a turn stage (added after ``normalize`` when ``handoff.csat`` is on): when the
 bot's last words were the CSAT question and the customer answers with a score (typed, or the button
-payload ``/csat{"score": 4}``), it records :class:`~bot.events.CsatGiven` and thanks them. Any other
+payload ``/csat{"score": 4}``), it records :class:`~bot.kernel.events.CsatGiven` and thanks them. Any other
 answer is an ordinary new message.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import re
 
-from bot.events import BotUttered, CsatGiven, UserUttered
 from bot.handoff.notices import DEFAULTS
-from bot.logs import get_logger
-from bot.turn import Turn
+from bot.infra.logs import get_logger
+from bot.kernel.events import BotUttered, CsatGiven, UserUttered
+from bot.pipeline.turn import ANSWERED, CONTINUE, StageResult, Turn
 
 log = get_logger(__name__)
 
@@ -42,15 +42,15 @@ class RecordCsat:
 
     name = "csat"
 
-    async def run(self, turn: Turn) -> None:
+    async def run(self, turn: Turn) -> StageResult:
         earlier = turn.state.events[: -len(turn.events)] if turn.events else turn.state.events
         last = next((e for e in reversed(earlier) if isinstance(e, BotUttered | UserUttered)), None)
         if not isinstance(last, BotUttered) or last.response != "utter_csat":
-            return
+            return CONTINUE
         score = parse_score(turn.text)
         if score is None:
-            return
+            return CONTINUE
         turn.emit(CsatGiven(score=score))
         turn.say("utter_csat_thanks", default=DEFAULTS["utter_csat_thanks"])
-        turn.handled = True
         log.info("csat_given", score=score)
+        return ANSWERED

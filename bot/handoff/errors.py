@@ -1,6 +1,6 @@
 """Why an agent action was refused (each maps to an HTTP status; nothing is stored when one is raised).
 
-    RequestError (bot.errors)
+    RequestError (bot.kernel.errors)
     └── HandoffRefused                 409: the conversation is not in a state that allows the action
         ├── UnknownConversation        404: no such conversation, or it was never handed to humans
         ├── NotYourConversation        403: another agent owns it
@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from bot.errors import RequestError
+from bot.kernel.errors import RequestError
 
 
 class HandoffRefused(RequestError):

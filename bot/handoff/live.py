@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.conversation import ConversationState
-from bot.errors import StoreError
-from bot.events import AgentJoined, ConversationEnded, Escalated, Event, ReturnedToBot
 from bot.handoff.privacy import Redactor, may_see
 from bot.handoff.service import HandoffService
-from bot.logs import get_logger
-from bot.settings import Principal
+from bot.infra.logs import get_logger
+from bot.infra.settings import Principal
+from bot.kernel.conversation import ConversationState
+from bot.kernel.errors import StoreError
+from bot.kernel.events import AgentJoined, ConversationEnded, Escalated, Event, ReturnedToBot
 
 log = get_logger(__name__)
 
@@ -48,7 +48,7 @@ class AgentFeed:
 
     async def load(self) -> None:
         """Ownership from the queue (call after subscribing to the bus, so nothing falls in between; call again
-        after a :class:`~bot.bus.Resync`: what left the queue meanwhile is forgotten)."""
+        after a :class:`~bot.infra.bus.Resync`: what left the queue meanwhile is forgotten)."""
         entries = await self.service.queue.entries()
         self._owners = {entry.conversation_id: (entry.status, entry.agent) for entry in entries}
         self._masks.clear()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.events import BotUttered
+from bot.kernel.events import BotUttered
+from bot.pipeline.turn import fill
 from bot.project import Project
-from bot.turn import fill
 
 DEFAULTS = {
     "utter_agent_joined": "{agent_name} from our team has joined the conversation.",

@@ -16,7 +16,7 @@ from before the handoff reach agents only inside the context package, never live
 - every value a sensitive slot took, scrubbed wherever it reappears (the bot repeating a new address);
 - ``SlotSet`` events of sensitive slots (``***``).
 
-Everything else the customer writes goes through :func:`bot.logs.mask_text` (``handoff.mask_free_text``).
+Everything else the customer writes goes through :func:`bot.kernel.masking.mask_text` (``handoff.mask_free_text``).
 Roles in ``handoff.reveal_sensitive_to`` read events unmasked in the agent view; helpdesk payloads are
 always masked. Agents' own messages and notes are left as written.
 """
@@ -29,7 +29,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.events import (
+from bot.flows.schema import index_of
+from bot.infra.settings import Principal
+from bot.kernel.events import (
     ActionExecuted,
     BotUttered,
     Escalated,
@@ -43,9 +45,8 @@ from bot.events import (
     SlotSet,
     UserUttered,
 )
-from bot.logs import mask_pii, mask_text
+from bot.kernel.masking import mask_text, mask_value
 from bot.project import Project
-from bot.settings import Principal
 
 MASK = "***"
 #: Roles that see every handed-off conversation (the helpdesk integrations act for the helpdesk's agents).
@@ -157,12 +158,11 @@ class Redactor:
             return None
         flow_id, step_id = stack[-1]
         flow = self.project.flows.get(flow_id or "")
-        if flow is None or step_id is None:
+        index = None if flow is None else index_of(flow, step_id)
+        if flow is None or index is None:
             return None
-        for index, step in enumerate(flow.steps):
-            if (step.id or str(index)) == step_id:
-                return step.collect if step.collect in self._sensitive else None
-        return None
+        collect = flow.steps[index].collect
+        return collect if collect in self._sensitive else None
 
     def _constants(self, slot: str) -> set[str]:
         """Values a slot takes from its ``from_intent`` mappings (the domain's words, not the customer's)."""
@@ -248,7 +248,7 @@ class Redactor:
             case UserUttered():
                 return dataclasses.replace(event, text=self.user_text(event),
                                            entities=tuple(self._entity(e) for e in event.entities),
-                                           metadata=dict(mask_pii(None, "", dict(event.metadata))))
+                                           metadata={k: mask_value(k, v) for k, v in event.metadata.items()})
             case BotUttered():
                 return dataclasses.replace(event, text=self.scrub(event.text),
                                            buttons=tuple(self._walk(b) for b in event.buttons))

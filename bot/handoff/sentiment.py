@@ -11,26 +11,26 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.events import Event, GuardrailTriggered, UserUttered
+from bot.guardrails.taxonomy import EMOTIONAL
+from bot.kernel.events import Event, GuardrailTriggered, UserUttered
 
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-NEGATIVE = _words("""
+NEGATIVE_WORDS = _words("""
     angry annoyed annoying awful bad broken cancel complaint crap damaged dead disappointed disappointing disgusted
     disgrace fed frustrated frustrating furious hate horrible idiot idiots incompetent joke late lied liar lost
     mad mess missing never nonsense pathetic poor refund ridiculous rubbish rude sad scam shit stupid terrible
     unacceptable unhappy upset useless waiting waste wasted worse worst wrong wtf fuck fucking bloody damn
 """)
-POSITIVE = _words("""
+POSITIVE_WORDS = _words("""
     amazing appreciate awesome brilliant excellent fantastic fine glad good great happy helpful love lovely nice
     perfect pleased resolved sorted super thank thanks wonderful
 """)
 NEGATORS = frozenset({"not", "no", "never", "don't", "dont", "isn't", "isnt", "wasn't", "wasnt", "didn't", "didnt"})
 INTENSIFIERS = frozenset({"very", "so", "really", "extremely", "totally", "absolutely", "completely"})
-EMOTIONAL = frozenset({"emotional", "anger", "frustration", "sadness", "fear"})
 
 _WORD = re.compile(r"[a-z']+")
 
@@ -40,7 +40,7 @@ def score_text(text: str) -> float:
     words = _WORD.findall(text.lower())
     total = 0.0
     for index, word in enumerate(words):
-        value = -1.0 if word in NEGATIVE else 1.0 if word in POSITIVE else 0.0
+        value = -1.0 if word in NEGATIVE_WORDS else 1.0 if word in POSITIVE_WORDS else 0.0
         if not value:
             continue
         previous = words[max(0, index - 2):index]

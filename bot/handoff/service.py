@@ -17,9 +17,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.conversation import ConversationState, Status
-from bot.engine import Engine
-from bot.events import (
+from bot.flows.progress import waiting_step
+from bot.handoff.audit import AuditLog
+from bot.handoff.config import HandoffConfig
+from bot.handoff.context import ContextPackage, build_context
+from bot.handoff.errors import HandoffRefused, NotYourConversation, UnknownConversation, UnknownTeam
+from bot.handoff.notices import CSAT_BUTTONS, notice
+from bot.handoff.privacy import PRIVILEGED_ROLES, Redactor, may_see
+from bot.handoff.queue import HandoffQueue, Position
+from bot.handoff.summary import LLMSummarizer
+from bot.infra.logs import get_logger
+from bot.infra.settings import Principal
+from bot.kernel.conversation import ConversationState, Status
+from bot.kernel.events import (
     AgentJoined,
     AgentMessage,
     AgentNote,
@@ -29,16 +39,9 @@ from bot.events import (
     ReturnedToBot,
     UserUttered,
 )
-from bot.handoff.audit import AuditLog
-from bot.handoff.config import HandoffConfig
-from bot.handoff.context import build_context
-from bot.handoff.errors import HandoffRefused, NotYourConversation, UnknownConversation, UnknownTeam
-from bot.handoff.notices import CSAT_BUTTONS, notice
-from bot.handoff.privacy import PRIVILEGED_ROLES, Redactor, may_see
-from bot.handoff.queue import HandoffQueue, Position
-from bot.handoff.summary import LLMSummarizer
-from bot.logs import get_logger
-from bot.settings import Principal
+from bot.pipeline.engine import Engine
+from bot.pipeline.stages import Stage
+from bot.project import Project
 from bot.storage import Database
 
 log = get_logger(__name__)
@@ -55,7 +58,7 @@ def channel_of(state: ConversationState) -> str:
 
 def check_text(text: object, what: str = "text") -> str:
     """``text`` as a non-empty string of at most :data:`MAX_TEXT` characters, else a 400 naming it."""
-    from bot.errors import RequestError
+    from bot.kernel.errors import RequestError
 
     if not isinstance(text, str) or not text.strip():
         raise RequestError(f"'{what}' must be a non-empty string, got {text!r:.40}")
@@ -64,15 +67,16 @@ def check_text(text: object, what: str = "text") -> str:
     return text.strip()
 
 
-class EscalationDesk:
-    """What the ``Escalate`` stage asks of the handoff side: the summary and the customer's queue position."""
+class HandoffDesk:
+    """The handoff side of an escalation (the ``Escalate`` stage's ``EscalationDesk``): the summary and the
+    customer's queue position."""
 
     def __init__(self, queue: HandoffQueue, audit: AuditLog, summarizer: LLMSummarizer | None = None) -> None:
         self.queue = queue
         self.audit = audit
         self.summarizer = summarizer
 
-    async def complete(self, context: dict[str, Any]) -> dict[str, Any]:
+    async def complete(self, context: ContextPackage) -> ContextPackage:
         """The context with an LLM summary when a model is configured (else unchanged)."""
         return context if self.summarizer is None else await self.summarizer.complete(context)
 
@@ -83,7 +87,7 @@ class EscalationDesk:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class AgentActionResult:
     """The conversation after an action and the events the action appended."""
 
     state: ConversationState
@@ -142,7 +146,7 @@ class HandoffService:
 
     # actions ---------------------------------------------------------------------------------------
 
-    async def claim(self, principal: Principal, conversation_id: str) -> Outcome:
+    async def claim(self, principal: Principal, conversation_id: str) -> AgentActionResult:
         """Take a waiting conversation; the customer is told who joined. Claiming one's own again is a no-op."""
         waited: list[float] = []
 
@@ -165,7 +169,7 @@ class HandoffService:
             log.info("handoff_claimed", conversation_id=conversation_id, agent=principal.name, waited=waited[0])
         return outcome
 
-    async def send(self, principal: Principal, conversation_id: str, text: object) -> Outcome:
+    async def send(self, principal: Principal, conversation_id: str, text: object) -> AgentActionResult:
         """The owning agent writes to the customer."""
         text = check_text(text)
 
@@ -178,7 +182,7 @@ class HandoffService:
         await self.audit.record(principal, "message", conversation_id, chars=len(text))
         return outcome
 
-    async def note(self, principal: Principal, conversation_id: str, text: object) -> Outcome:
+    async def note(self, principal: Principal, conversation_id: str, text: object) -> AgentActionResult:
         """An internal note, never shown to the customer; any agent who may see the conversation may add one."""
         text = check_text(text)
 
@@ -193,7 +197,7 @@ class HandoffService:
         return outcome
 
     async def transfer(self, principal: Principal, conversation_id: str, team: object,
-                       note: object = None) -> Outcome:
+                       note: object = None) -> AgentActionResult:
         """Put the conversation back in the queue for ``team`` (keeping its wait time and reason)."""
         if not isinstance(team, str) or team not in self.config.all_teams:
             raise UnknownTeam(f"unknown team {team!r}; known teams: {', '.join(self.config.all_teams)}")
@@ -217,7 +221,7 @@ class HandoffService:
             if note_text:
                 events.append(AgentNote(agent=principal.name, text=f"Transferred to {team}: {note_text}"))
             events.append(Escalated(reason=escalation.reason, team=team, priority=escalation.priority,
-                                    signals=escalation.signals, context=context))
+                                    signals=escalation.signals, context=dict(context)))
             events.append(notice(self.engine.project, "utter_transferred", channel, team=team))
             return events
 
@@ -226,7 +230,7 @@ class HandoffService:
         log.info("handoff_transferred", conversation_id=conversation_id, agent=principal.name, team=team)
         return outcome
 
-    async def return_to_bot(self, principal: Principal, conversation_id: str) -> Outcome:
+    async def return_to_bot(self, principal: Principal, conversation_id: str) -> AgentActionResult:
         """Hand the conversation back; the bot resumes the interrupted flow (re-asking its open question)."""
 
         def build(state: ConversationState) -> list[Event]:
@@ -251,7 +255,7 @@ class HandoffService:
                  resumed_flow=outcome.state.active_flow)
         return outcome
 
-    async def close(self, principal: Principal, conversation_id: str, *, csat: bool | None = None) -> Outcome:
+    async def close(self, principal: Principal, conversation_id: str, *, csat: bool | None = None) -> AgentActionResult:
         """End the conversation; with CSAT on (config, or ``csat`` here) the customer is asked for a 1-5 rating."""
         ask = self.config.csat if csat is None else csat
         if ask and not self.config.csat:
@@ -282,7 +286,7 @@ class HandoffService:
         """The masking of ``state``'s events for ``principal``."""
         return Redactor(state.events, self.engine.project, reveal=self.reveals_to(principal))
 
-    def agent_events(self, principal: Principal, outcome: Outcome) -> list[Event]:
+    def agent_events(self, principal: Principal, outcome: AgentActionResult) -> list[Event]:
         """The events an action appended, masked for ``principal`` (a resumed question may repeat a slot)."""
         redactor = self.redactor(principal, outcome.state)
         return [redactor.event(e) for e in outcome.events]
@@ -299,18 +303,10 @@ class HandoffService:
     # helpers ---------------------------------------------------------------------------------------
 
     async def _apply(self, conversation_id: str,
-                     build: Callable[[ConversationState], list[Event]]) -> Outcome:
-        """Check and append under the conversation's lock, then publish."""
-        engine = self.engine
-        async with engine.locks.hold(conversation_id):
-            state = await engine.store.load(conversation_id)
-            events = build(state)
-            await engine.store.append(conversation_id, events, expected_seq=len(state.events))
-            for event in events:
-                state.apply(event)
-        if events:
-            engine.bus.publish(conversation_id, events)
-        return Outcome(state, tuple(events))
+                     build: Callable[[ConversationState], list[Event]]) -> AgentActionResult:
+        """Check and append through the engine's one write path (lock, store, bus, observers)."""
+        state, events = await self.engine.record_with(conversation_id, build)
+        return AgentActionResult(state, events)
 
     @staticmethod
     def _escalation(state: ConversationState, conversation_id: str) -> Escalated:
@@ -345,28 +341,22 @@ class HandoffService:
 
     def _open_question(self, state: ConversationState) -> str | None:
         """The response asking the interrupted flow's pending question, if it waits for a slot."""
-        frame = state.flow_stack[-1] if state.flow_stack else None
-        flow = self.engine.project.flows.get(frame.flow_id) if frame is not None else None
-        if frame is None or flow is None or frame.step_id is None:
+        step = waiting_step(state, self.engine.project.flows)
+        if step is None or step.collect is None or state.slots.get(step.collect) is not None:
             return None
-        for index, step in enumerate(flow.steps):
-            if (step.id or str(index)) == frame.step_id:
-                if step.collect is not None and state.slots.get(step.collect) is None:
-                    return step.utter or f"utter_ask_{step.collect}"
-                return None
-        return None
+        return step.question
 
 
-def make_desk(project: Any, database: Database) -> EscalationDesk:
+def make_desk(project: Project, database: Database) -> HandoffDesk:
     """The escalation desk for ``project`` (an LLM summarizer when ``llm:`` is set and the summary is not
     forced to ``extractive``)."""
     config: HandoffConfig = project.config.handoff
     llm = project.config.llm
     summarizer = LLMSummarizer(llm) if llm is not None and config.summary != "extractive" else None
-    return EscalationDesk(HandoffQueue(database), AuditLog(database), summarizer)
+    return HandoffDesk(HandoffQueue(database), AuditLog(database), summarizer)
 
 
-def handoff_stages(project: Any) -> list[Any]:
+def handoff_stages(project: Project) -> list[Stage]:
     """Stages the handoff adds after ``normalize`` (the CSAT answer, when ``handoff.csat`` is on)."""
     from bot.handoff.csat import RecordCsat
 

@@ -6,12 +6,11 @@ model fails or is slow, the extractive summary stays (the failure is logged, not
 
 from __future__ import annotations
 
-from typing import Any
-
-from bot.errors import ProviderError
-from bot.guardrails.safety import mask_pii_text
-from bot.llm import LLMConfig, make_client, translate_error
-from bot.logs import get_logger
+from bot.handoff.context import ContextPackage
+from bot.infra.llm import LLMConfig, make_client, translate_error
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ProviderError
+from bot.kernel.masking import mask_text
 
 log = get_logger(__name__)
 
@@ -23,9 +22,9 @@ PROMPT = (
 MAX_TRANSCRIPT_LINES = 40
 
 
-def transcript_text(context: dict[str, Any]) -> str:
+def transcript_text(context: ContextPackage) -> str:
     """The package's transcript as ``who: text`` lines (the latest lines when long)."""
-    lines = context.get("transcript", [])[-MAX_TRANSCRIPT_LINES:]
+    lines = context["transcript"][-MAX_TRANSCRIPT_LINES:]
     return "\n".join(f"{line['from']}: {line['text']}" for line in lines)
 
 
@@ -35,12 +34,12 @@ class LLMSummarizer:
     def __init__(self, config: LLMConfig) -> None:
         self.config = config
 
-    async def summarize(self, context: dict[str, Any]) -> str:
+    async def summarize(self, context: ContextPackage) -> str:
         """A short summary of ``context``; raises :class:`ProviderError` when the model fails."""
         import openai
 
-        transcript = mask_pii_text(transcript_text(context))  # no customer PII leaves for the model
-        user = f"Escalation reason: {context.get('reason')}\n\nTranscript:\n{transcript}"
+        transcript = mask_text(transcript_text(context))  # no customer PII leaves for the model
+        user = f"Escalation reason: {context['reason']}\n\nTranscript:\n{transcript}"
         try:
             async with make_client(self.config) as client:  # escalations are rare: no client kept open
                 response = await client.chat.completions.create(
@@ -55,11 +54,13 @@ class LLMSummarizer:
             raise ProviderError("the summary model returned no text", provider="handoff_summary", permanent=False)
         return text
 
-    async def complete(self, context: dict[str, Any]) -> dict[str, Any]:
+    async def complete(self, context: ContextPackage) -> ContextPackage:
         """``context`` with an LLM summary, or unchanged (extractive) when the model fails."""
         try:
             summary = await self.summarize(context)
         except ProviderError as exc:
             log.warning("handoff_summary_fell_back", error=str(exc), permanent=exc.permanent)
             return context
-        return {**context, "summary": summary, "summary_source": "llm"}
+        completed = context.copy()
+        completed["summary"], completed["summary_source"] = summary, "llm"
+        return completed

@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.cache import cache_dir
-from bot.embeddings import Embedder
-from bot.errors import ProviderError
+from bot.infra.cache import cache_dir
+from bot.infra.embeddings import Embedder
+from bot.infra.llm import LLMConfig
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ProviderError
 from bot.knowledge.answer_extractive import source_line
 from bot.knowledge.answer_llm import LLMAnswerer
 from bot.knowledge.answer_select import AnswerSelector
@@ -27,8 +29,6 @@ from bot.knowledge.ingest import IngestReport, Progress, ingest
 from bot.knowledge.retriever import Retriever
 from bot.knowledge.types import Chunk, Citation, KnowledgeAnswer, RetrievedChunk
 from bot.knowledge.vocabulary import rewrite
-from bot.llm import LLMConfig
-from bot.logs import get_logger
 
 __all__ = ["Chunk", "Citation", "IngestReport", "KnowledgeAnswer", "KnowledgeBase", "KnowledgeConfig",
            "RetrievedChunk", "default_index_dir"]

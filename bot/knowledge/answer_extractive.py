@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from bot.embeddings import Embedder
+from bot.infra.embeddings import Embedder
 from bot.knowledge.text import split_sentences, words
 from bot.knowledge.types import RetrievedChunk
 

@@ -1,6 +1,6 @@
 """The optional generated answer: an OpenAI-compatible chat model that may only use the numbered passages.
 
-Failures (HTTP errors, timeouts, malformed replies) are translated to :class:`~bot.errors.ProviderError`
+Failures (HTTP errors, timeouts, malformed replies) are translated to :class:`~bot.kernel.errors.ProviderError`
 here, at the boundary; the knowledge base then falls back to the extractive answer.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.errors import ProviderError
-from bot.guardrails.safety import mask_pii_text
+from bot.infra.llm import LLMConfig, complete, make_client
+from bot.kernel.errors import ProviderError
+from bot.kernel.masking import mask_text
 from bot.knowledge.types import RetrievedChunk
-from bot.llm import LLMConfig, complete, make_client
 
 NOT_FOUND = "NOT_IN_PASSAGES"
 
@@ -34,8 +34,8 @@ def format_passages(chunks: Sequence[RetrievedChunk]) -> str:
 
 def build_messages(question: str, context: Sequence[str], chunks: Sequence[RetrievedChunk]) -> list[dict[str, str]]:
     """The chat messages sent to the model; the customer's words have their PII masked first."""
-    question = mask_pii_text(question)
-    earlier = "\n".join(f"- {mask_pii_text(turn)}" for turn in context)
+    question = mask_text(question)
+    earlier = "\n".join(f"- {mask_text(turn)}" for turn in context)
     user = f"Passages:\n\n{format_passages(chunks)}\n\n"
     if earlier:
         user += f"Earlier messages from the customer (oldest first):\n{earlier}\n\n"

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.embeddings import Embedder
+from bot.infra.embeddings import Embedder
 from bot.knowledge.answer_extractive import answer_body, units_of
 from bot.knowledge.question import QuestionType, classify
 from bot.knowledge.text import words

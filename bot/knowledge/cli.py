@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from bot.errors import ConfigError
+from bot.kernel.errors import ConfigError
 
 
 def _project_settings(project: Path) -> tuple[Any, Any]:
@@ -28,7 +28,7 @@ def _project_settings(project: Path) -> tuple[Any, Any]:
 def _open(project: Path, *, progress: bool) -> Any:
     from tqdm import tqdm
 
-    from bot.embeddings import shared_embedder
+    from bot.infra.embeddings import shared_embedder
     from bot.knowledge import KnowledgeBase
 
     config, llm = _project_settings(project)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.embeddings import Embedder
+from bot.infra.embeddings import Embedder
 from bot.knowledge.text import cited_numbers, numbers, split_sentences, strip_citations
 
 _NEGATION = re.compile(r"\b(?:not|no|never|none|cannot|without)\b|n't\b", re.IGNORECASE)

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.errors import StoreError
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
+from bot.kernel.errors import StoreError
 
 log = get_logger(__name__)
 

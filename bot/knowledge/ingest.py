@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.embeddings import Embedder
-from bot.errors import ConfigError, ConfigProblem
+from bot.infra.embeddings import Embedder
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ConfigError, ConfigProblem
 from bot.knowledge.chunking import chunk_document
 from bot.knowledge.config import KnowledgeConfig
 from bot.knowledge.index import VectorIndex, build_index, load_index, remove_index, save_index
 from bot.knowledge.parsing import parse
 from bot.knowledge.store import MetadataStore, StoredDocument
 from bot.knowledge.types import Chunk
-from bot.logs import get_logger
 
 log = get_logger(__name__)
 

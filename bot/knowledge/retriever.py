@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.embeddings import Embedder
+from bot.infra.embeddings import Embedder
 from bot.knowledge.config import KnowledgeConfig
 from bot.knowledge.index import VectorIndex
 from bot.knowledge.lexical import BM25, query_terms

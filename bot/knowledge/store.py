@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.errors import StoreError
+from bot.kernel.errors import StoreError
 from bot.knowledge.types import Chunk
 
 SCHEMA = """

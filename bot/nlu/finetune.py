@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -14,7 +14,7 @@ object, ``{"commands": [...]}``, with Rasa-CALM-like commands that map to an :cl
 
 A reply that is not that JSON fails as a whole; a command naming a flow, slot or intent the project does not have
 is dropped; a reply left with no command fails. Every failure (HTTP error, timeout, invalid or empty reply) is a
-:class:`~bot.errors.ProviderError`; the :class:`~bot.nlu.understander.Understander` logs it and keeps the
+:class:`~bot.kernel.errors.ProviderError`; the :class:`~bot.nlu.understander.Understander` logs it and keeps the
 classifier's result, so a turn never fails because of the model.
 
 The model sees the customer's and the bot's recent messages with PII masked, the project's intents (a few
@@ -30,15 +30,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import ProviderError
-from bot.events import BotUttered, UserUttered
-from bot.guardrails.safety import mask_pii_text
-from bot.llm import LLMConfig, complete, make_client
-from bot.logs import get_logger
+from bot.flows.schema import index_of
+from bot.infra.llm import LLMConfig, complete, make_client
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ProviderError
+from bot.kernel.events import BotUttered, UserUttered
+from bot.kernel.masking import mask_text
 from bot.nlu.base import OUT_OF_SCOPE, Entity, Understanding
 
 if TYPE_CHECKING:
-    from bot.conversation import ConversationState
+    from bot.kernel.conversation import ConversationState
     from bot.nlu.understander import Understander
     from bot.project import Project
 
@@ -157,9 +158,9 @@ def dialogue_context(state: ConversationState, project: Project, *, limit: int =
     frame = next((f for f in reversed(state.flow_stack) if f.flow_id in project.flows), None)
     if frame is None:
         return DialogueContext(tuple(said[-limit:]))
-    steps = project.flows[frame.flow_id].steps
-    step = next((s for i, s in enumerate(steps) if (s.id or str(i)) == frame.step_id), None)
-    return DialogueContext(tuple(said[-limit:]), frame.flow_id, step.collect if step is not None else None)
+    flow = project.flows[frame.flow_id]
+    index = index_of(flow, frame.step_id)
+    return DialogueContext(tuple(said[-limit:]), frame.flow_id, None if index is None else flow.steps[index].collect)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +179,7 @@ class Catalog:
         intents: dict[str, list[str]] = {name: [] for name in sorted({*project.nlu.intents, *project.domain.intents})}
         for example in project.nlu.examples:
             if len(intents[example.intent]) < EXAMPLES_PER_INTENT:
-                intents[example.intent].append(mask_pii_text(example.text))
+                intents[example.intent].append(mask_text(example.text))
         slots: dict[str, str] = {}
         flows = {}
         for flow_id, flow in project.flows.items():
@@ -209,8 +210,8 @@ def build_messages(text: str, context: DialogueContext, catalog: Catalog) -> lis
         lines.append(f"\nActive flow: {context.active_flow}{waiting}.")
     if context.transcript:
         lines.append("\nConversation so far (oldest first):")
-        lines += [f"{who}: {mask_pii_text(said)}" for who, said in context.transcript]
-    lines.append(f"\nMessage: {mask_pii_text(text)}")
+        lines += [f"{who}: {mask_text(said)}" for who, said in context.transcript]
+    lines.append(f"\nMessage: {mask_text(text)}")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(lines)}]
 
 

@@ -6,7 +6,7 @@
     "the third of March nineteen eighty"  → "1980-03-03"
     "john at example dot com"             → "john@example.com"
 
-:func:`normalize_spoken` is a :data:`bot.stages.Normalizer` (``str -> str``); it only rewrites runs it
+:func:`normalize_spoken` is a :data:`bot.pipeline.stages.Normalizer` (``str -> str``); it only rewrites runs it
 is sure about, so typed text passes through unchanged.
 """
 

@@ -6,7 +6,7 @@ copy with one scale per weight column (per-channel: a single scale per tensor co
 CLINC150 in-scope accuracy, per-channel scales nothing measurable, at the same speed). Export happens
 once (at training time) and is cached next to the classifier, keyed by the model folder's content.
 :class:`OnnxEncoder` tokenizes with the model's fast tokenizer and runs the graph; it has the same
-``encode`` contract as :class:`bot.embeddings.Embedder`.
+``encode`` contract as :class:`bot.infra.embeddings.Embedder`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.errors import ConfigError, ConfigProblem
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ConfigError, ConfigProblem
 
 log = get_logger(__name__)
 

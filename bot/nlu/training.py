@@ -1,6 +1,6 @@
 """The serving encoder of the intent classifier: the int8 ONNX export of a sentence-transformers model.
 
-The runtime serves a project's classifier through it (:func:`bot.runtime.train_understander`); the dataset
+The runtime serves a project's classifier through it (:func:`bot.app.runtime.train_understander`); the dataset
 evaluation (:mod:`evals.nlu`) measures the same encoder, so what is measured is what is served.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.errors import ConfigError
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ConfigError
 from bot.nlu.base import Encoder
 
 log = get_logger(__name__)

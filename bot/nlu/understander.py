@@ -9,8 +9,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from bot.errors import ProviderError
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ProviderError
 from bot.nlu.base import OUT_OF_SCOPE, Entity, IntentClassifier, Understanding
 from bot.nlu.entities import BUILTIN_EXTRACTORS, EntityExtractor, resolve_overlaps
 

@@ -1,7 +1,7 @@
 """The conversation store: append-only event lists, one per conversation.
 
 Appends carry the sequence number the writer last saw; a second writer that raced it gets
-:class:`~bot.errors.ConcurrentWriteError` instead of interleaving events (the per-conversation
+:class:`~bot.kernel.errors.ConcurrentWriteError` instead of interleaving events (the per-conversation
 lock makes that rare; the primary key makes it impossible). A user message carrying a client message id
 is stored at most once per conversation (table ``message_ids``): a second one is refused with
 :class:`DuplicateMessage`, even from a worker that raced past the lock.
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.conversation import ConversationState, Status, derive
-from bot.errors import ConcurrentWriteError
-from bot.events import (
+from bot.kernel.conversation import ConversationState, Status, derive
+from bot.kernel.errors import ConcurrentWriteError
+from bot.kernel.events import (
     AgentJoined,
     ConversationEnded,
     Escalated,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from bot.errors import ConcurrentWriteError, StoreError
+from bot.kernel.errors import ConcurrentWriteError, StoreError
 
 Row = dict[str, Any]
 

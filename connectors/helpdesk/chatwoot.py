@@ -14,12 +14,12 @@ from typing import Any
 
 import aiohttp
 
-from bot.errors import ProviderError, RequestError
-from bot.events import AgentMessage, ConversationEnded, Escalated, Event, ReturnedToBot, UserUttered
 from bot.handoff.config import ChatwootConfig
 from bot.handoff.service import HandoffService
-from bot.logs import get_logger
-from bot.settings import Principal
+from bot.infra.logs import get_logger
+from bot.infra.settings import Principal
+from bot.kernel.errors import ProviderError, RequestError
+from bot.kernel.events import AgentMessage, ConversationEnded, Escalated, Event, ReturnedToBot, UserUttered
 from bot.storage import Database
 from connectors.helpdesk.dispatcher import Target
 from connectors.helpdesk.webhook import from_integration

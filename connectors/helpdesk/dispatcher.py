@@ -20,10 +20,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from bot.bus import EventBus
-from bot.errors import ConcurrentWriteError, ProviderError, StoreError
-from bot.events import Event
-from bot.logs import get_logger
+from bot.infra.bus import EventBus
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ConcurrentWriteError, ProviderError, StoreError
+from bot.kernel.events import Event
 from bot.storage import Database
 
 log = get_logger(__name__)

@@ -10,16 +10,16 @@ dispatcher sends is masked for agents (:class:`bot.handoff.privacy.Redactor`).
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from bot.errors import ConfigError, ConfigProblem
-from bot.events import Event
 from bot.handoff.privacy import Redactor
-from bot.logs import get_logger
+from bot.infra.environment import variables
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ConfigError, ConfigProblem
+from bot.kernel.events import Event
 from connectors.helpdesk.chatwoot import ChatwootTarget, apply_chatwoot_webhook
 from connectors.helpdesk.dispatcher import Dispatcher, Target
 from connectors.helpdesk.signing import SignatureInvalid, verify
@@ -35,7 +35,8 @@ class Helpdesk:
     """The app's helpdesk state: filled in when the app starts."""
 
     environment: Mapping[str, str] | None = None
-    """Where secrets are read from (default ``os.environ``); tests pass a dict."""
+    """Where secrets are read from (default: the process environment, :func:`bot.infra.environment.variables`);
+    tests pass a dict."""
     secrets: dict[str, str] = field(default_factory=dict)
     dispatcher: Dispatcher | None = None
 
@@ -70,7 +71,7 @@ async def helpdesk_context(app: web.Application) -> AsyncIterator[None]:
     """Start the dispatcher when a connector is configured; stop it when the app stops."""
     runtime = app[RUNTIME]
     state = app[HELPDESK]
-    env = state.environment if state.environment is not None else os.environ
+    env = state.environment if state.environment is not None else variables()
     config = runtime.project.config.handoff
     targets: list[Target] = []
     secrets = state.secrets

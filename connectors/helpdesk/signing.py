@@ -11,7 +11,7 @@ import hmac
 import time
 from collections.abc import Mapping
 
-from bot.errors import RequestError
+from bot.kernel.errors import RequestError
 
 TIMESTAMP_HEADER = "X-Careline-Timestamp"
 SIGNATURE_HEADER = "X-Careline-Signature"

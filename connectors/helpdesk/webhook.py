@@ -23,11 +23,11 @@ from typing import Any
 
 import aiohttp
 
-from bot.errors import ProviderError, RequestError
-from bot.events import AgentJoined, AgentMessage, ConversationEnded, Escalated, Event, ReturnedToBot, UserUttered
 from bot.handoff.config import WebhookConfig
 from bot.handoff.service import HandoffService
-from bot.settings import Principal
+from bot.infra.settings import Principal
+from bot.kernel.errors import ProviderError, RequestError
+from bot.kernel.events import AgentJoined, AgentMessage, ConversationEnded, Escalated, Event, ReturnedToBot, UserUttered
 from connectors.helpdesk.dispatcher import Target
 from connectors.helpdesk.signing import sign
 

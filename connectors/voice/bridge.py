@@ -4,7 +4,7 @@ Engine calls are shielded from the call's teardown: a caller hanging up mid-turn
 store write halfway (the turn is recorded whole, or not at all).
 
 The caller's finished turn (a :class:`~connectors.voice.turns.CallerTurnFrame`, sent when the turn
-ends) or digit entry goes to the same :class:`~bot.engine.Engine` the chat
+ends) or digit entry goes to the same :class:`~bot.pipeline.engine.Engine` the chat
 uses, on channel ``voice``; each answer goes to TTS as one ``TTSSpeakFrame``. Barge-in: when an
 interruption arrives while answers are being spoken, the part the caller heard is recorded as a
 ``BotUttered(interrupted=True)`` so the transcript (and an agent) sees what was cut.
@@ -42,13 +42,13 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from bot.conversation import ConversationState, Status
-from bot.engine import Engine
-from bot.errors import CarelineError, RateLimited
-from bot.events import AgentMessage, BotUttered
 from bot.flows.progress import collecting_slot
-from bot.logs import get_logger
-from bot.messages import BotMessage, Button, UserMessage
+from bot.infra.logs import get_logger
+from bot.kernel.conversation import ConversationState, Status
+from bot.kernel.errors import CarelineError, RateLimited
+from bot.kernel.events import AgentMessage, BotUttered
+from bot.kernel.messages import BotMessage, Button, UserMessage
+from bot.pipeline.engine import Engine
 from bot.project import Project
 from connectors.voice.config import VoiceConfig
 from connectors.voice.lm import Expect, Expectation

@@ -17,7 +17,7 @@ import subprocess
 
 import numpy as np
 
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
 
 log = get_logger(__name__)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import click
+
+from connectors.voice.config import webhook_auth_token
 
 
 @click.command()
@@ -23,12 +24,12 @@ def call(url: str, call_sid: str | None, caller_id: str | None, voice: str | Non
 
         careline call "where is my order" dtmf:02079460011# dtmf:4567# "A one oh oh one"
     """
-    from bot.logs import configure_logging
+    from bot.infra.logs import configure_logging
     from connectors.voice.logs import route_pipecat_logs
 
     configure_logging(level="warning")
     route_pipecat_logs()
-    asyncio.run(_call(url, call_sid, caller_id, voice, turns, auth_token=os.environ.get("TWILIO_AUTH_TOKEN")))
+    asyncio.run(_call(url, call_sid, caller_id, voice, turns, auth_token=webhook_auth_token()))
 
 
 async def _call(url: str, call_sid: str | None, caller_id: str | None, voice: str | None, turns: tuple[str, ...],

@@ -8,10 +8,10 @@ secrets and never live in ``config.yml``: they come from the environment at the 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.infra.environment import variables
 from bot.project.channels import DTMFConfig, STTConfig, TTSConfig, TurnConfig, VADConfig, VoiceConfig
 from bot.project.channels import VoiceHandoffConfig as HandoffConfig
 
@@ -32,7 +32,7 @@ class TwilioCredentials:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TwilioCredentials | None:
         """``TWILIO_ACCOUNT_SID`` + ``TWILIO_AUTH_TOKEN`` (+ optional ``TWILIO_API_BASE``), or ``None``."""
-        env = os.environ if env is None else env
+        env = variables() if env is None else env
         sid, token = env.get("TWILIO_ACCOUNT_SID"), env.get("TWILIO_AUTH_TOKEN")
         if not sid or not token:
             return None
@@ -42,5 +42,5 @@ class TwilioCredentials:
 def webhook_auth_token(env: Mapping[str, str] | None = None) -> str | None:
     """``TWILIO_AUTH_TOKEN``, the key Twilio signs its webhooks with: when set, every Twilio webhook must
     carry a valid ``X-Twilio-Signature`` (with or without ``TWILIO_ACCOUNT_SID``); unset, none is checked."""
-    env = os.environ if env is None else env
+    env = variables() if env is None else env
     return env.get("TWILIO_AUTH_TOKEN") or None

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.messages import Button
+from bot.kernel.messages import Button
 from connectors.voice.lm import ESCAPE_WORDS, NO_WORDS, YES_WORDS, Expect, Expectation, words
 from connectors.voice.speech import choose
 

@@ -1,4 +1,4 @@
-"""Errors of the voice channel, placed in Careline's tree (see :mod:`bot.errors`).
+"""Errors of the voice channel, placed in Careline's tree (see :mod:`bot.kernel.errors`).
 
     RequestError
     ├── CallProtocolError      the telephony peer broke the Media Streams protocol; that call is closed
@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from bot.errors import ProviderError, RequestError
+from bot.kernel.errors import ProviderError, RequestError
 
 
 class CallProtocolError(RequestError):

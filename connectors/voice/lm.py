@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from bot.cache import cache_dir
-from bot.logs import get_logger
+from bot.infra.cache import cache_dir
+from bot.infra.logs import get_logger
 from bot.project import Project
 
 log = get_logger(__name__)

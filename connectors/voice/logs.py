@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
 
 log = get_logger("pipecat")
 _ROUTED = False

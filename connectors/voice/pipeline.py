@@ -10,7 +10,6 @@ breaks the protocol, or the call reaches its time limit.
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,11 @@ from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.workers.runner import WorkerRunner
 
-from bot.conversation import ConversationState
-from bot.errors import ConfigError, ConfigProblem, ProviderError
-from bot.logs import get_logger
-from bot.runtime import Runtime
+from bot.app.runtime import Runtime
+from bot.infra.environment import secret
+from bot.infra.logs import get_logger
+from bot.kernel.conversation import ConversationState
+from bot.kernel.errors import ConfigError, ConfigProblem, ProviderError
 from connectors.voice.bridge import EngineBridge
 from connectors.voice.config import STTConfig, TTSConfig, TwilioCredentials, VoiceConfig
 from connectors.voice.endpoint import Confidence, TurnJudge
@@ -98,7 +98,7 @@ def _service(path: str | None, args: dict[str, str], section: str) -> FrameProce
         raise ConfigError([ConfigProblem(Path("config.yml"), None, f"voice.{section}.service",
                                          f"expected 'module:Class', got {path!r}")])
     module, _, name = path.partition(":")
-    kwargs: dict[str, Any] = {k: (os.environ.get(v[4:], "") if v.startswith("env:") else v) for k, v in args.items()}
+    kwargs: dict[str, Any] = {k: ((secret(v[4:]) or "") if v.startswith("env:") else v) for k, v in args.items()}
     service: FrameProcessor = getattr(importlib.import_module(module), name)(**kwargs)
     return service
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot.errors import RequestError
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
+from bot.kernel.errors import RequestError
 from connectors.voice.config import TwilioCredentials, webhook_auth_token
 from connectors.voice.errors import CallProtocolError, StreamRefused, WebhookForbidden
 from connectors.voice.logs import route_pipecat_logs

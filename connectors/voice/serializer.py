@@ -19,7 +19,7 @@ from pipecat.audio.utils import ulaw_to_pcm
 from pipecat.frames.frames import Frame, InputAudioRawFrame, InputDTMFFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
 from connectors.voice.errors import CallProtocolError
 
 log = get_logger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from bot.messages import BotMessage, Button
+from bot.kernel.messages import BotMessage, Button
 from bot.nlu.normalize import normalize_spoken
 from connectors.voice.lm import words
 

@@ -41,7 +41,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.utils.time import time_now_iso8601
 
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
 from connectors.voice.errors import SpeechError
 from connectors.voice.lm import Expectation, SpeechModel, barge_in_grammar, grammar
 

@@ -30,7 +30,7 @@ from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
 from connectors.voice.errors import CallProtocolError
 from connectors.voice.serializer import CallStopped
 

@@ -18,7 +18,7 @@ from pipecat.audio.utils import create_stream_resampler
 from pipecat.frames.frames import Frame, TTSAudioRawFrame, TTSSpeakFrame, TTSStartedFrame, TTSStoppedFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
 from connectors.voice.config import TTSConfig
 from connectors.voice.errors import SpeechError
 

@@ -50,8 +50,8 @@ from pipecat.turns.user_turn_controller import UserTurnController
 from pipecat.turns.user_turn_processor import UserTurnProcessor
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from bot.logs import get_logger
-from bot.messages import Button
+from bot.infra.logs import get_logger
+from bot.kernel.messages import Button
 from connectors.voice.config import TurnConfig, VADConfig
 from connectors.voice.endpoint import TurnJudge
 from connectors.voice.lm import INTERRUPT_WORDS, words

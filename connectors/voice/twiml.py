@@ -15,8 +15,8 @@ from xml.sax.saxutils import escape
 
 import aiohttp
 
-from bot.errors import ProviderError
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ProviderError
 from connectors.voice.config import HandoffConfig, TwilioCredentials
 
 log = get_logger(__name__)

@@ -5,7 +5,7 @@ Routes:
     POST /webhooks/rest/webhook             Rasa REST channel (for trusted backends)
     GET  /conversations/{id}/tracker        Rasa-like tracker JSON (bearer admin token)
 
-Connectors translate between HTTP and :class:`~bot.engine.Engine`; they hold no business rules.
+Connectors translate between HTTP and :class:`~bot.pipeline.engine.Engine`; they hold no business rules.
 
 The REST channel takes Rasa's body ``{"sender", "message", "metadata"?}`` plus an optional ``"message_id"``
 (1 to 64 letters, digits, ``-`` or ``_``): a retry with the same id is answered once, on any worker. Its
@@ -35,12 +35,12 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from bot.errors import RateLimited, RequestError, StoreError, Unauthorized
-from bot.logs import get_logger
-from bot.messages import UserMessage
-from bot.ratelimit import Limiter, Rate, make_limiter
-from bot.runtime import Runtime
-from bot.tracker import tracker_json
+from bot.app.runtime import Runtime
+from bot.infra.logs import get_logger
+from bot.infra.ratelimit import Limiter, Rate, make_limiter
+from bot.kernel.errors import RateLimited, RequestError, StoreError, Unauthorized
+from bot.kernel.messages import UserMessage
+from bot.kernel.tracker import tracker_json
 from connectors.web.auth import require_rest_token, require_role
 
 log = get_logger(__name__)
@@ -223,7 +223,7 @@ def limiter(app: web.Application) -> Limiter:
 
 async def admit_client(request: web.Request, source: str) -> None:
     """Spend one of ``source``'s messages of this minute, across its conversations and the workers, or raise
-    :class:`~bot.errors.RateLimited` (nothing is stored)."""
+    :class:`~bot.kernel.errors.RateLimited` (nothing is stored)."""
     runtime = request.app[RUNTIME]
     per_minute = runtime.project.config.limits.max_messages_per_minute_per_client
     key = f"{runtime.project.config.assistant_id}:client:{runtime.settings.client_key(source)}"

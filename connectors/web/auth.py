@@ -7,8 +7,8 @@ import hmac
 
 from aiohttp import web
 
-from bot.errors import Unauthorized
-from bot.settings import Principal, Settings
+from bot.infra.settings import Principal, Settings
+from bot.kernel.errors import Unauthorized
 
 
 def _bearer(request: web.Request) -> str:
@@ -35,7 +35,7 @@ def require_role(request: web.Request, settings: Settings, role: str) -> Princip
 
 def require_rest_token(request: web.Request, settings: Settings) -> bool:
     """True when the caller presented ``CARELINE_REST_TOKEN``; False when none is configured (an open
-    channel); :class:`~bot.errors.Unauthorized` (401) when one is configured and missing or wrong."""
+    channel); :class:`~bot.kernel.errors.Unauthorized` (401) when one is configured and missing or wrong."""
     if settings.rest_token is None:
         return False
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")

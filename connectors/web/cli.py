@@ -5,16 +5,15 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from bot.cli import load_or_exit, project_option
-from bot.errors import ConfigError
-from bot.settings import DEMO_PROJECT, Settings
+from bot.app.cli import load_or_exit, project_option
+from bot.infra.settings import DEMO_PROJECT, Settings
+from bot.kernel.errors import ConfigError
 
 
 def is_bundled_demo(project: Path) -> bool:
@@ -31,7 +30,7 @@ def open_rest_refusal(settings: Settings, project: Any) -> str | None:
             "any sender): set CARELINE_REST_TOKEN, or set `channels: {rest: {open: true}}` in config.yml")
 
 
-def start_up_lines(settings: Settings, base: str, *, tokens_generated: bool) -> list[str]:
+def start_up_lines(settings: Settings, base: str) -> list[str]:
     """What ``careline serve`` prints: where everything is, and the tokens it generated (never one the
     operator set through ``CARELINE_ADMIN_TOKEN`` or ``CARELINE_TOKENS``)."""
     lines = [f"  {label + ':':<16}{where}" for label, where in (
@@ -41,7 +40,7 @@ def start_up_lines(settings: Settings, base: str, *, tokens_generated: bool) -> 
     )]
     if settings.admin_token_generated:
         lines.append(f"  {'admin token:':<16}{settings.admin_token}  (set CARELINE_ADMIN_TOKEN to choose one)")
-    if tokens_generated:
+    if settings.tokens_generated:
         lines += [f"  {p.role + ' token:':<16}{p.token}  ({p.name}; set CARELINE_TOKENS to choose them)"
                   for p in settings.tokens]
     return lines
@@ -56,8 +55,8 @@ def serve(project: Path | None, host: str, port: int, database_url: str | None) 
     """Serve the web app (widget, REST channel, APIs) for a project."""
     from aiohttp import web
 
-    from bot.logs import configure_logging, get_logger
-    from bot.runtime import build_runtime
+    from bot.app.runtime import build_runtime
+    from bot.infra.logs import configure_logging, get_logger
     from connectors.web.app import create_app
 
     settings = Settings.from_env(project=project, database_url=database_url)
@@ -78,7 +77,7 @@ def serve(project: Path | None, host: str, port: int, database_url: str | None) 
 
     base = f"http://{host}:{port}"
     click.echo(f"Careline serving {loaded.config.assistant_id} on {base}")
-    for line in start_up_lines(settings, base, tokens_generated=not os.environ.get("CARELINE_TOKENS")):
+    for line in start_up_lines(settings, base):
         click.echo(line)
     try:
         web.run_app(make_app(), host=host, port=port, print=None)

@@ -28,12 +28,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.bus import Resync
-from bot.errors import RequestError, StoreError
 from bot.handoff.live import AgentFeed, live_event
-from bot.handoff.service import HandoffService, Outcome
-from bot.logs import get_logger
-from bot.settings import Principal
+from bot.handoff.service import AgentActionResult, HandoffService
+from bot.infra.bus import Resync
+from bot.infra.logs import get_logger
+from bot.infra.settings import Principal
+from bot.kernel.errors import RequestError, StoreError
 from connectors.web.app import RUNTIME, query_int, read_json
 from connectors.web.auth import require_role
 
@@ -55,7 +55,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def _outcome(service: HandoffService, principal: Principal, outcome: Outcome) -> web.Response:
+def _outcome(service: HandoffService, principal: Principal, outcome: AgentActionResult) -> web.Response:
     state = outcome.state
     return web.json_response({
         "conversation_id": state.conversation_id,

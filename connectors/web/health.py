@@ -16,8 +16,8 @@ from collections.abc import Awaitable
 
 from aiohttp import web
 
-from bot.errors import StoreError
-from bot.runtime import Runtime
+from bot.app.runtime import Runtime
+from bot.kernel.errors import StoreError
 from connectors.web.app import RUNTIME
 
 #: Seconds each dependency has to answer a readiness probe.

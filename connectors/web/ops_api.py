@@ -9,7 +9,7 @@ Routes:
 
 Bad bodies get 400 with the reason; an unknown version 404. Changes reach every worker within a second.
 Every parameter is bounded: ``limit`` 1 to 1000, ``version`` an integer from 1 to
-:data:`bot.guardrails.scope.MAX_VERSION` (not a boolean, a float or a string), channel names short
+:data:`bot.ops.scope.MAX_VERSION` (not a boolean, a float or a string), channel names short
 identifiers (at most :data:`MAX_CHANNELS` of them).
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.errors import RequestError
-from bot.guardrails.scope import ScopeService, check_version
+from bot.kernel.errors import RequestError
+from bot.ops.scope import ScopeService, check_version
 from connectors.web.app import RUNTIME, query_int, read_json
 from connectors.web.auth import require_role
 
@@ -47,10 +47,10 @@ def check_channels(value: Any) -> None:
 def _service(request: web.Request) -> tuple[ScopeService, str]:
     runtime = request.app[RUNTIME]
     principal = require_role(request, runtime.settings, "ops")
-    if runtime.guardrails is None:
+    if runtime.ops is None:
         raise web.HTTPServiceUnavailable(text='{"error": "the automation scope is not configured"}',
                                          content_type="application/json")
-    return runtime.guardrails.scope, principal.name
+    return runtime.ops.scope, principal.name
 
 
 async def get_scope(request: web.Request) -> web.Response:

@@ -30,8 +30,8 @@ from aiohttp import web
 from bot.analytics import CONSOLE_WINDOWS, compute_kpis, window
 from bot.analytics.facts import ensure_indexes, queue_length
 from bot.analytics.metrics import CONTENT_TYPE_LATEST, Metrics, SharedState, count_trips
-from bot.logs import get_logger
-from bot.runtime import Runtime
+from bot.app.runtime import Runtime
+from bot.infra.logs import get_logger
 from connectors.web.agent_console import deny_framing
 from connectors.web.app import RUNTIME
 from connectors.web.auth import require_role
@@ -122,17 +122,16 @@ async def console(request: web.Request) -> web.Response:
 def channels(runtime: Runtime) -> list[str]:
     """The channels the switch list offers: :data:`KNOWN_CHANNELS` and those ops already switched (names
     only the ops token can write); never a channel name read from stored conversations."""
-    scope_service = getattr(getattr(runtime, "guardrails", None), "scope", None)
+    scope_service = getattr(getattr(runtime, "ops", None), "scope", None)
     switched = set(scope_service.scope.channels) if scope_service is not None else set()
     return [*KNOWN_CHANNELS, *sorted(switched - set(KNOWN_CHANNELS))]
 
 
 def _breaker(runtime: Runtime) -> dict[str, Any]:
     """The breaker's bounds and, per flow it has seen, the current rolling rates (over distinct conversations,
-    every client weighing the same: see :mod:`bot.guardrails.breaker`)."""
+    every client weighing the same: see :mod:`bot.ops.breaker`)."""
     config = runtime.project.guardrails.breaker
-    guardrails = getattr(runtime, "guardrails", None)
-    breaker = getattr(guardrails, "breaker", None)
+    breaker = getattr(getattr(runtime, "ops", None), "breaker", None)
     bounds = config.model_dump(exclude={"notify_url"})
     bounds.setdefault("min_conversations", getattr(breaker, "min_conversations", None))
     bounds.setdefault("min_clients", getattr(breaker, "min_clients", None))
@@ -141,7 +140,7 @@ def _breaker(runtime: Runtime) -> dict[str, Any]:
 
 async def shared_state(runtime: Runtime) -> SharedState:
     """Queue length, scope and breaker trips as the store has them now."""
-    scope_service = getattr(getattr(runtime, "guardrails", None), "scope", None)
+    scope_service = getattr(getattr(runtime, "ops", None), "scope", None)
     if scope_service is None:
         return SharedState(queue_length=await queue_length(runtime.database))
     current = scope_service.current

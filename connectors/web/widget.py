@@ -37,13 +37,13 @@ from typing import Any
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot.bus import Resync
-from bot.errors import MessageTooLong, RateLimited, RequestError, StoreError
-from bot.events import Event
-from bot.logs import get_logger
-from bot.messages import UserMessage
-from bot.ratelimit import Rate
-from bot.runtime import Runtime
+from bot.app.runtime import Runtime
+from bot.infra.bus import Resync
+from bot.infra.logs import get_logger
+from bot.infra.ratelimit import Rate
+from bot.kernel.errors import MessageTooLong, RateLimited, RequestError, StoreError
+from bot.kernel.events import Event
+from bot.kernel.messages import UserMessage
 from connectors.web.app import RUNTIME, admit_client, client_source, limiter, parse_json_object, query_int, read_json
 from connectors.web.widget_config import WidgetConfig
 from connectors.web.widget_protocol import (

@@ -1,5 +1,5 @@
 """What the web widget is allowed to see and send: the customer's view of a conversation, the id
-format, origin checks and the duplicate-id fast path (rate limits are :mod:`bot.ratelimit`'s).
+format, origin checks and the duplicate-id fast path (rate limits are :mod:`bot.infra.ratelimit`'s).
 
 The customer's view keeps what was said and who owns the conversation; slots, flow steps,
 guardrail signals, the handoff context and agents' internal notes never leave the server.
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.events import (
+from bot.kernel.events import (
     AgentJoined,
     AgentMessage,
     BotUttered,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from bot.events import FlowCancelled, FlowCompleted, FlowStarted, FlowStepReached
+from bot.kernel.events import FlowCancelled, FlowCompleted, FlowStarted, FlowStepReached
 from evals.observation import TurnObservation
 
 

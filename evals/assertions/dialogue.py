@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from bot.events import ActionExecuted, Event, FlowCancelled, FlowCompleted, FlowStarted, FlowStepReached, SlotSet
+from bot.kernel.events import ActionExecuted, Event, FlowCancelled, FlowCompleted, FlowStarted, FlowStepReached, SlotSet
 from evals.assertions.base import (
     Assertion,
     AssertionSyntaxError,

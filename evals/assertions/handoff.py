@@ -106,7 +106,7 @@ class GuardrailTriggeredIs(Assertion):
         raise AssertionSyntaxError("guardrail_triggered expects a category or {category, decision}")
 
     def check(self, turn: TurnObservation, context: CheckContext) -> Outcome:
-        from bot.events import GuardrailTriggered
+        from bot.kernel.events import GuardrailTriggered
 
         seen = [(e.category, e.decision) for e in turn.events if isinstance(e, GuardrailTriggered)]
         passed = any((self.category is None or c == self.category) and (self.decision is None or d == self.decision)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.events import (
+from bot.kernel.events import (
     ActionExecuted,
     BotUttered,
     Escalated,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bot.embeddings import Embedder
+from bot.infra.embeddings import Embedder
 from careline.cli import main
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.embeddings import Embedder
-from bot.errors import ConfigError
+from bot.infra.embeddings import Embedder
+from bot.kernel.errors import ConfigError
 from evals.datasets import eval_kb
 from evals.knowledge import read_queries
 from evals.knowledge_answers import contains_fact, read_qa
@@ -28,7 +28,7 @@ def small_project(tmp_path: Path) -> Path:
 @pytest.fixture
 def _same_embedder(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
     """The command uses the session's embedder instead of loading another one."""
-    monkeypatch.setattr("bot.embeddings.shared_embedder", lambda: embedder)
+    monkeypatch.setattr("bot.infra.embeddings.shared_embedder", lambda: embedder)
 
 
 @pytest.mark.usefixtures("_same_embedder")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bot.embeddings import Embedder
+from bot.infra.embeddings import Embedder
 from bot.nlu.embedding_classifier import EmbeddingIntentClassifier
 from evals.datasets import eval_nlu
 from evals.nlu import LabelledData, decide, out_of_fold_ranking, score, threshold_for_recall
@@ -73,8 +74,9 @@ class _MemorizingEncoder:
 
     def __init__(self, texts: list[str]) -> None:
         self.index = {t: i for i, t in enumerate(texts)}
+        self.dimension = len(texts)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), len(self.index)), dtype=np.float32)
         out[np.arange(len(texts)), [self.index[t] for t in texts]] = 1.0
         return out
@@ -86,10 +88,10 @@ def test_out_of_fold_ranking_scores_each_example_with_a_model_that_never_saw_it(
     labels = ["a", "b"] * 20
     encoder = _MemorizingEncoder(texts)
     data = LabelledData(texts, labels)
-    ranked = out_of_fold_ranking(encoder, data, lexical_weight=0.0)  # type: ignore[arg-type]
+    ranked = out_of_fold_ranking(encoder, data, lexical_weight=0.0)
     gold_confidence = [dict(r)[g] for r, g in zip(ranked, labels, strict=True)]
     assert max(gold_confidence) < 0.6
-    seen = EmbeddingIntentClassifier.train(encoder, texts, labels, lexical_weight=0.0)  # type: ignore[arg-type]
+    seen = EmbeddingIntentClassifier.train(encoder, texts, labels, lexical_weight=0.0)
     assert min(dict(r)[g] for r, g in zip(seen.predict(texts), labels, strict=True)) > 0.8
     with pytest.raises(ValueError, match="at least 2 examples"):
-        out_of_fold_ranking(encoder, LabelledData(texts[:3], ["a", "a", "b"]), lexical_weight=0.0)  # type: ignore[arg-type]
+        out_of_fold_ranking(encoder, LabelledData(texts[:3], ["a", "a", "b"]), lexical_weight=0.0)

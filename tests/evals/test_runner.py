@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bot.embeddings import Embedder
-from bot.events import Event, UserUttered
+from bot.infra.embeddings import Embedder
+from bot.infra.settings import DEMO_PROJECT, Settings
+from bot.kernel.events import Event, UserUttered
 from bot.project import load_project
-from bot.settings import DEMO_PROJECT, Settings
 from evals.compare import compare
 from evals.format import Case, TurnSpec
 from evals.junit import to_xml
@@ -111,7 +111,7 @@ async def broken_target(tmp_path: Path, embedder: Embedder) -> AsyncIterator[InP
     knowledge index are reused from the cache instead of being rebuilt."""
     import dataclasses
 
-    from bot.runtime import build_runtime
+    from bot.app.runtime import build_runtime
 
     project = tmp_path / "broken"
     shutil.copytree(DEMO_PROJECT, project, ignore=shutil.ignore_patterns(".careline", "knowledge"))

@@ -48,7 +48,7 @@ async def test_shipped_suites_pass_in_process(runtime: Any) -> None:
     for name in ("containment", "intent_accuracy", "slot_accuracy", "knowledge_answer_rate", "groundedness",
                  "turns_per_resolved", "latency_p50_ms", "latency_p95_ms"):
         assert values[name] is not None, name
-    scope = runtime.guardrails.scope.scope
+    scope = runtime.ops.scope.scope
     assert scope.automation and not scope.flows and not scope.channels  # scope overrides were rolled back
 
 

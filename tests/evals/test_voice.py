@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.events import UserUttered
+from bot.kernel.events import UserUttered
 from evals.format import Case, TurnSpec
 from evals.metrics import compute_metrics
 from evals.observation import TurnObservation

@@ -16,14 +16,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.embeddings import Embedder
-from bot.engine import Engine
+from bot.app.runtime import Runtime, default_stages, train_understander
+from bot.flows.backend.base import Backend, Order
 from bot.flows.backend.demo import DemoBackend
 from bot.flows.runner import FlowRunner
+from bot.infra.embeddings import Embedder
+from bot.infra.settings import Settings
 from bot.nlu.understander import Understander
+from bot.pipeline.engine import Engine
+from bot.pipeline.stages import Dialogue
 from bot.project import Project
-from bot.runtime import Runtime, default_stages, train_understander
-from bot.settings import Settings
 from bot.storage import ConversationStore, open_database
 from bot.testing.server import serve_app
 
@@ -98,15 +100,41 @@ class Bot:
 
     @property
     def runner(self) -> FlowRunner:
-        stage = next(s for s in self.runtime.engine.stages if s.name == "dialogue")
-        return stage.runner  # type: ignore[attr-defined, no-any-return]
+        return flow_runner(self.runtime)
 
     @property
     def backend(self) -> DemoBackend:
-        return self.runner.backend  # type: ignore[no-any-return]
+        backend = self.runner.backend
+        assert isinstance(backend, DemoBackend)
+        return backend
+
+    async def order(self, order_id: str) -> Order:
+        """The order ``order_id`` as the demo backend has it now."""
+        return await order(self.backend, order_id)
 
     async def state(self, sender: str | None = None) -> Any:
         return await self.runtime.engine.state(sender or self.sender)
+
+
+def dialogue_stage(runtime: Runtime) -> Dialogue:
+    """The runtime's dialogue stage (the one that runs the flows)."""
+    stage = next(s for s in runtime.engine.stages if s.name == "dialogue")
+    assert isinstance(stage, Dialogue)
+    return stage
+
+
+def flow_runner(runtime: Runtime) -> FlowRunner:
+    """The flow runner behind the runtime's dialogue stage."""
+    runner = dialogue_stage(runtime).runner
+    assert isinstance(runner, FlowRunner)
+    return runner
+
+
+async def order(backend: Backend, order_id: str) -> Order:
+    """The order ``order_id`` as ``backend`` has it now (it must exist)."""
+    found = await backend.get_order(order_id)
+    assert found is not None, f"no order {order_id}"
+    return found
 
 
 async def make_runtime(project: Project, understander: Understander, tmp_path: Path,

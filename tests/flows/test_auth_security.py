@@ -15,18 +15,19 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from bot.engine import Engine
+from bot.app.runtime import default_stages
+from bot.flows.backend.base import Order
 from bot.flows.backend.demo import DemoBackend
 from bot.flows.lockout import Lockout, MemoryLockout, StoredLockout
 from bot.flows.runner import FlowRunner
 from bot.flows.setup import flow_runner
-from bot.messages import UserMessage
+from bot.infra.settings import Settings
+from bot.kernel.messages import UserMessage
 from bot.nlu.understander import Understander
+from bot.pipeline.engine import Engine
+from bot.pipeline.stages import Dialogue
 from bot.project import Project
 from bot.project.schema import AuthConfig
-from bot.runtime import default_stages
-from bot.settings import Settings
-from bot.stages import Dialogue
 from bot.storage import ConversationStore, Database, open_database
 
 ATTACKER = "ip:203.0.113.7"
@@ -81,7 +82,15 @@ class Bot:
 
     @property
     def lockout(self) -> Lockout:
-        return self.runner.lockout  # type: ignore[no-any-return]
+        lockout = self.runner.lockout
+        assert isinstance(lockout, Lockout)
+        return lockout
+
+    async def order(self, order_id: str) -> Order:
+        """The order ``order_id`` as the demo backend has it now."""
+        found = await self.backend.get_order(order_id)
+        assert found is not None
+        return found
 
 
 async def open_bot(project: Project, understander: Understander, database: Database, *,
@@ -307,11 +316,11 @@ async def test_an_old_verification_is_renewed_before_an_account_change(bot: Bot)
     bot.clock.offset += AuthConfig().step_up_ttl + 60
     reply = await change_address(bot, conversation)
     assert "check it's you again" in reply and "email address" in reply
-    assert "Baker" not in (await bot.backend.get_order("A1002")).address  # type: ignore[union-attr]
+    assert "Baker" not in (await bot.order("A1002")).address
     await bot.say(conversation, "ada@example.com")
     reply = await bot.say(conversation, RIGHT)
     assert "you're verified" in reply
-    assert "Baker" in (await bot.backend.get_order("A1002")).address  # type: ignore[union-attr]
+    assert "Baker" in (await bot.order("A1002")).address
     assert (await bot.engine.state(conversation)).flow_stack == []
 
 
@@ -320,7 +329,7 @@ async def test_a_fresh_verification_changes_the_address_at_once(bot: Bot) -> Non
     conversation = await verified(bot)
     reply = await change_address(bot, conversation)
     assert "check it's you again" not in reply
-    assert "Baker" in (await bot.backend.get_order("A1002")).address  # type: ignore[union-attr]
+    assert "Baker" in (await bot.order("A1002")).address
 
 
 async def test_cancelling_the_renewed_verification_cancels_the_change(bot: Bot) -> None:
@@ -332,7 +341,7 @@ async def test_cancelling_the_renewed_verification_cancels_the_change(bot: Bot) 
     assert "changed" not in reply.replace("nothing changed", "")
     state = await bot.engine.state(conversation)
     assert state.flow_stack == []
-    assert "Baker" not in (await bot.backend.get_order("A1002")).address  # type: ignore[union-attr]
+    assert "Baker" not in (await bot.order("A1002")).address
 
 
 async def test_renewing_as_another_customer_changes_nothing(bot: Bot) -> None:
@@ -344,7 +353,7 @@ async def test_renewing_as_another_customer_changes_nothing(bot: Bot) -> None:
     await bot.say(conversation, "grace@example.com")
     await bot.say(conversation, "3 March 1979")
     assert (await bot.slots(conversation))["customer_id"] == "C002"
-    assert "Baker" not in (await bot.backend.get_order("A1002")).address  # type: ignore[union-attr]
+    assert "Baker" not in (await bot.order("A1002")).address
 
 
 async def test_an_expired_session_mid_flow_verifies_before_the_change(bot: Bot) -> None:
@@ -355,4 +364,4 @@ async def test_an_expired_session_mid_flow_verifies_before_the_change(bot: Bot) 
     bot.clock.offset += AuthConfig().session_ttl + 1
     reply = await bot.say(conversation, "yes")
     assert "check it's you again" in reply
-    assert "Baker" not in (await bot.backend.get_order("A1002")).address  # type: ignore[union-attr]
+    assert "Baker" not in (await bot.order("A1002")).address

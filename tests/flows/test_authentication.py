@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.conversation import Status
-from bot.messages import UserMessage
+from bot.kernel.conversation import Status
+from bot.kernel.messages import UserMessage
 from tests.flows.conftest import Bot
 
 
@@ -86,7 +86,7 @@ async def test_three_failed_verifications_lock_and_escalate(bot: Bot) -> None:
 
 async def test_lock_holds_for_the_rest_of_the_conversation(bot: Bot) -> None:
     """After an agent hands back, a locked conversation cannot try verification again."""
-    from bot.events import ReturnedToBot
+    from bot.kernel.events import ReturnedToBot
 
     await bot.say("where is my order")
     for _ in range(3):

@@ -9,17 +9,17 @@ import pytest
 from aiohttp import web
 from rasa_sdk.executor import ActionExecutor
 
-from bot.errors import ProviderError
 from bot.flows.actions import shipped_actions
 from bot.flows.actions.executor import HttpExecutor
 from bot.flows.backend import BackendConflict, DemoBackend, HttpBackend
 from bot.flows.backend.base import Verification
 from bot.flows.backend.server import create_backend_app
 from bot.flows.runner import FlowRunner
+from bot.kernel.errors import ProviderError
 from bot.nlu.understander import Understander
 from bot.project import Project
 from bot.testing.server import serve_app
-from tests.flows.conftest import make_runtime
+from tests.flows.conftest import dialogue_stage, make_runtime, order
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ async def test_http_backend_reads_verifies_and_changes(http_backend: tuple[HttpB
     assert not await backend.verify("C001", Verification(postcode="ZZ1 1ZZ"))
     assert await backend.get_order("A9999") is None
     changed = await backend.change_address("A1002", "1 New Road")
-    assert changed.address == "1 New Road" and (await demo.get_order("A1002")).address == "1 New Road"  # type: ignore[union-attr]
+    assert changed.address == "1 New Road" and (await order(demo, "A1002")).address == "1 New Road"
     slots = await backend.free_slots("P2001")
     assert [s.start for s in slots] == ["2026-11-27T15:00", "2026-12-01T10:30"]
 
@@ -71,7 +71,7 @@ async def test_one_time_codes_work_once() -> None:
 async def test_actions_run_on_a_rasa_action_server(demo_project: Project, understander: Understander,
                                                     tmp_path: Path) -> None:
     """With action_endpoint set, actions run remotely over Rasa's protocol and the flow behaves the same."""
-    from bot.messages import UserMessage
+    from bot.kernel.messages import UserMessage
 
     remote = DemoBackend.from_seed_file()
     executor = ActionExecutor()
@@ -89,35 +89,35 @@ async def test_actions_run_on_a_rasa_action_server(demo_project: Project, unders
     app.router.add_post("/webhook", webhook)
     async with serve_app(app) as url:
         runtime = await make_runtime(demo_project, understander, tmp_path)
-        stage = next(s for s in runtime.engine.stages if s.name == "dialogue")
-        stage.runner = FlowRunner(HttpExecutor(f"{url}/webhook"))  # type: ignore[attr-defined]
+        action_server = HttpExecutor(f"{url}/webhook")
+        dialogue_stage(runtime).runner = FlowRunner(action_server)
         try:
             for text in ("cancel my order", "ada@example.com", "SW1A 1AA", "A1002"):
                 await runtime.engine.handle("c", UserMessage(text))
             replies = await runtime.engine.handle("c", UserMessage("yes"))
         finally:
-            await stage.runner.executor.close()  # type: ignore[attr-defined]
+            await action_server.close()
             await runtime.close()
     assert calls == ["action_verify_identity", "action_check_order_modifiable", "action_cancel_order"]
     assert "is cancelled" in replies[0].text and replies[0].custom == {"account_data": True}
-    assert (await remote.get_order("A1002")).status == "cancelled"  # type: ignore[union-attr]
+    assert (await order(remote, "A1002")).status == "cancelled"
 
 
 async def test_an_unreachable_action_server_hands_off_with_reason_error(
         demo_project: Project, understander: Understander, tmp_path: Path) -> None:
     """When the action server is down the customer is told and handed to a person (reason error)."""
-    from bot.messages import UserMessage
+    from bot.kernel.messages import UserMessage
 
     runtime = await make_runtime(demo_project, understander, tmp_path)
-    stage = next(s for s in runtime.engine.stages if s.name == "dialogue")
-    stage.runner = FlowRunner(HttpExecutor("http://127.0.0.1:9/webhook", timeout=1.0))  # type: ignore[attr-defined]
+    executor = HttpExecutor("http://127.0.0.1:9/webhook", timeout=1.0)
+    dialogue_stage(runtime).runner = FlowRunner(executor)
     try:
         await runtime.engine.handle("c", UserMessage("where is my order"))
         await runtime.engine.handle("c", UserMessage("ada@example.com"))
         replies = await runtime.engine.handle("c", UserMessage("SW1A 1AA"))
         state = await runtime.engine.state("c")
     finally:
-        await stage.runner.executor.close()  # type: ignore[attr-defined]
+        await executor.close()
         await runtime.close()
     assert "couldn't reach our systems" in replies[0].text
     assert state.escalation is not None and state.escalation.reason == "error"

@@ -12,16 +12,16 @@ import pytest
 from aiohttp import web
 from ruamel.yaml import YAML
 
-from bot.errors import ConfigError
 from bot.flows.backend import DemoBackend, HttpBackend
 from bot.flows.backend.server import Handler, create_backend_app
 from bot.flows.setup import make_backend
+from bot.infra.settings import DEMO_PROJECT
+from bot.kernel.errors import ConfigError
 from bot.nlu.understander import Understander
 from bot.project import Project, load_project
 from bot.project.schema import ProjectConfig
-from bot.settings import DEMO_PROJECT
 from bot.testing.server import serve_app
-from tests.flows.conftest import Bot, make_runtime
+from tests.flows.conftest import Bot, flow_runner, make_runtime
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TOKEN = "backend-secret-token"
@@ -81,7 +81,8 @@ async def test_order_status_runs_against_the_http_backend_the_config_selects(
     with_backend(project_dir, f"backend:\n  type: http\n  url: {url}\n  token_env: NORTHWIND_BACKEND_TOKEN\n"
                               "  timeout: 2\n")
     runtime = await make_runtime(load_project(project_dir), understander, tmp_path)
-    backend = next(s for s in runtime.engine.stages if s.name == "dialogue").runner.backend  # type: ignore[attr-defined]
+    backend = flow_runner(runtime).backend
+    assert backend is not None
     try:
         async with serve_app(create_app(runtime)) as bot_url, aiohttp.ClientSession() as session:
             bot = Bot(bot_url, runtime, session)

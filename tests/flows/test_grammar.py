@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError
 from bot.flows.conditions import ConditionError, evaluate, slot_names
+from bot.infra.settings import DEMO_PROJECT
+from bot.kernel.errors import ConfigError
 from bot.project import load_project
-from bot.settings import DEMO_PROJECT
 
 
 @pytest.mark.parametrize(("condition", "slots", "expected"), [

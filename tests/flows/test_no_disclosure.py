@@ -39,17 +39,21 @@ async def test_account_data_is_never_disclosed_unverified(bot: Bot, messages: li
             assert not reply.get("custom", {}).get("account_data"), (text, reply)
     state = await bot.state()
     assert not state.slots.get("authenticated")
-    assert (await bot.backend.get_order("A1002")).status == "processing"  # type: ignore[union-attr]
+    assert (await bot.order("A1002")).status == "processing"
 
 
 async def test_output_guard_withholds_marked_messages_as_second_line(bot: Bot) -> None:
-    """If an action ever uttered account data unverified, the output guard would still withhold it."""
-    from bot.messages import BotMessage, UserMessage
-    from bot.stages import OutputGuards
-    from bot.turn import Turn
+    """If an action ever uttered account data unverified, the output guard would take its bot event back."""
+    from bot.kernel.events import BotUttered
+    from bot.kernel.messages import BotMessage, UserMessage
+    from bot.pipeline.stages import OutputGuards
+    from bot.pipeline.turn import Turn
 
     state = await bot.state("guard")
     turn = Turn(bot.runtime.project, state, UserMessage("x"), "x")
-    turn.replies.append(BotMessage("Order A1001 is on its way", custom={"account_data": True}))
+    turn.reply(BotMessage("Order A1001 is on its way", custom={"account_data": True}))
     await OutputGuards().run(turn)
-    assert [m.text for m in turn.replies] == ["I need to verify your identity before I can share account details."]
+    notice = ["I need to verify your identity before I can share account details."]
+    assert [m.text for m in turn.replies] == notice
+    for events in (turn.events, turn.state.events):
+        assert [e.text for e in events if isinstance(e, BotUttered)] == notice

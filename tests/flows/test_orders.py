@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.conversation import Status
+from bot.kernel.conversation import Status
 from tests.flows.conftest import Bot
 
 
@@ -74,7 +74,7 @@ async def test_declining_the_cancellation_keeps_the_order(bot: Bot) -> None:
 async def test_shipped_orders_cannot_be_cancelled(bot: Bot) -> None:
     """Cancellation after shipping is refused."""
     assert "already shipped" in await verify_ada(bot, "I want to cancel order A1001")
-    assert (await bot.backend.get_order("A1001")).status == "shipped"  # type: ignore[union-attr]
+    assert (await bot.order("A1001")).status == "shipped"
     state = await bot.state()
     assert state.active_flow is None
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.conversation import ConversationState
-from bot.events import FlowStarted, FlowStepReached
 from bot.flows.progress import collecting_slot
+from bot.infra.settings import DEMO_PROJECT
+from bot.kernel.conversation import ConversationState
+from bot.kernel.events import FlowStarted, FlowStepReached
 from bot.project import load_project
-from bot.settings import DEMO_PROJECT
 
 
 def test_collecting_slot_follows_the_top_flow_by_position_and_by_id() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.conversation import Status
-from bot.events import FlowCancelled
+from bot.kernel.conversation import Status
+from bot.kernel.events import FlowCancelled
 from tests.flows.conftest import Bot
 
 
@@ -31,7 +31,7 @@ async def test_correction_at_a_later_step(bot: Bot) -> None:
     assert "cancel order A1004" in await bot.text("A1004")
     reply = await bot.text("sorry, I meant A1003")
     assert "updated the order number to A1003" in reply and "already shipped" in reply
-    assert (await bot.backend.get_order("A1004")).status == "processing"  # type: ignore[union-attr]
+    assert (await bot.order("A1004")).status == "processing"
 
 
 async def test_digression_answers_from_knowledge_then_resumes_with_a_reminder(bot: Bot) -> None:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from bot.conversation import ConversationState, derive
-from bot.embeddings import Embedder
-from bot.events import BotUttered, Event, UserUttered
 from bot.guardrails.base import Detector
 from bot.guardrails.policy import ConfiguredPolicy
 from bot.guardrails.wiring import build_detectors, build_policy
+from bot.infra.embeddings import Embedder
+from bot.kernel.conversation import ConversationState, derive
+from bot.kernel.events import BotUttered, Event, UserUttered
 from bot.project import Project
 
 
@@ -40,14 +37,3 @@ def conversation(*turns: str | tuple[str, dict[str, Any]], bot: str | None = Non
             events.append(BotUttered(text="...", response=bot))
     return derive("c", events)
 
-
-async def wait_for(check: Callable[[], Awaitable[bool]], *, within: float) -> float:
-    """Poll ``check`` every 20 ms until it is true; returns the seconds it took (fails after ``within`` seconds)."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    async with asyncio.timeout(within):
-        for _ in itertools.count():
-            if await check():
-                break
-            await asyncio.sleep(0.02)
-    return loop.time() - started

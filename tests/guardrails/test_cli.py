@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -34,22 +35,23 @@ def test_eval_guard_names_a_bad_detector_or_file(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "'text' and 'label'" in result.output
 
 
-def test_scope_commands_change_show_and_roll_back(tmp_path: Path, monkeypatch: object) -> None:
+def test_scope_commands_change_show_and_roll_back(tmp_path: Path) -> None:
     """set → show → history → rollback against one SQLite file, each printing JSON."""
     database = f"sqlite:///{tmp_path / 'scope.db'}"
     runner = CliRunner(env={"CARELINE_REDIS_URL": ""})
 
-    def run(*args: str) -> object:
+    def run(*args: str) -> Any:
+        """The command's JSON output (a scope, a version or the history: untyped JSON)."""
         result = runner.invoke(main, ["scope", *args, "--database", database, "--json"])
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
 
     changed = run("set", "--automation", "off", "--flow", "greet=off", "--reason", "incident", "--author", "olga")
-    assert changed["version"] == 2 and changed["scope"]["automation"] is False  # type: ignore[index]
-    assert run("show")["scope"]["flows"] == {"greet": False}  # type: ignore[index]
+    assert changed["version"] == 2 and changed["scope"]["automation"] is False
+    assert run("show")["scope"]["flows"] == {"greet": False}
     restored = run("rollback", "1", "--reason", "over", "--author", "olga")
-    assert restored["version"] == 3 and restored["restored_from"] == 1  # type: ignore[index]
-    assert [v["kind"] for v in run("history")] == ["rollback", "set", "initial"]  # type: ignore[union-attr]
+    assert restored["version"] == 3 and restored["restored_from"] == 1
+    assert [v["kind"] for v in run("history")] == ["rollback", "set", "initial"]
     result = runner.invoke(main, ["scope", "set", "--flow", "nope=off", "--reason", "x", "--database", database])
     assert result.exit_code == 1 and "unknown flow 'nope'" in result.output
 
@@ -59,9 +61,9 @@ def test_project_releases_are_recorded_and_restorable(tmp_path: Path) -> None:
     import asyncio
     import shutil
 
-    from bot.guardrails.releases import ReleaseStore
+    from bot.infra.settings import DEMO_PROJECT
+    from bot.ops.releases import ReleaseStore
     from bot.project import load_project
-    from bot.settings import DEMO_PROJECT
     from bot.storage import open_database
 
     project_dir = tmp_path / "project"

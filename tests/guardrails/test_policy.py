@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot.conversation import ConversationState
-from bot.events import Escalated, GuardrailTriggered
+from bot.app.runtime import Runtime
 from bot.guardrails.base import Action, Signal
 from bot.guardrails.policy import ConfiguredPolicy
-from bot.messages import UserMessage
-from bot.runtime import Runtime
-from bot.turn import PRIORITY
+from bot.kernel.conversation import ConversationState
+from bot.kernel.events import Escalated, GuardrailTriggered
+from bot.kernel.messages import UserMessage
+from bot.pipeline.turn import PRIORITY
 from tests.guardrails.conftest import conversation
 
 
@@ -46,7 +46,7 @@ def test_an_ignored_offer_escalates_next_time(policy: ConfiguredPolicy) -> None:
     """When anger fires again right after a human was offered for it, the policy escalates."""
     state = conversation("first")
     state.apply(GuardrailTriggered(decision="offer_human", category="anger"))
-    from bot.events import UserUttered
+    from bot.kernel.events import UserUttered
 
     state.apply(UserUttered(text="still angry"))
     decision = policy.decide([Signal("emotion", "anger", 0.8)], state)

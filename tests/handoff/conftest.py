@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.embeddings import Embedder
+from bot.app.runtime import Runtime, build_runtime
 from bot.handoff.config import HandoffConfig
-from bot.messages import UserMessage
+from bot.infra.embeddings import Embedder
+from bot.infra.settings import Principal, Settings
+from bot.kernel.messages import UserMessage
 from bot.project import Project
-from bot.runtime import Runtime, build_runtime
-from bot.settings import Principal, Settings
 
 AMY = Principal("amy", "agent", "agent-token-123")
 BOB = Principal("bob", "agent", "agent-token-bob")
@@ -25,7 +25,8 @@ BOB_AUTH = {"Authorization": "Bearer agent-token-bob"}
 OPS_AUTH = {"Authorization": "Bearer ops-token-1234"}
 ADMIN_AUTH = {"Authorization": "Bearer test-admin-token"}
 
-RuntimeFactory = Callable[..., Any]
+#: ``make_runtime(database_url=None, project=None, **handoff)``: a runtime with those ``handoff:`` settings.
+RuntimeFactory = Callable[..., Awaitable[Runtime]]
 
 
 def with_handoff(project: Project, *, llm: Any = None, **changes: Any) -> Project:
@@ -58,7 +59,7 @@ async def make_runtime(demo_project: Project, embedder: Embedder, tmp_path: Path
 @pytest.fixture
 async def hrt(make_runtime: RuntimeFactory) -> Runtime:
     """A runtime with CSAT on and two agents (amy, bob)."""
-    return await make_runtime(csat=True)  # type: ignore[no-any-return]
+    return await make_runtime(csat=True)
 
 
 async def escalate(runtime: Runtime, conversation_id: str, *first: str, ask: str = "agent please") -> list[Any]:
@@ -71,8 +72,9 @@ async def escalate(runtime: Runtime, conversation_id: str, *first: str, ask: str
 def validate(instance: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
     """Problems of ``instance`` against the subset of JSON schema the context schema uses."""
     problems: list[str] = []
-    kinds = {"object": dict, "array": list, "string": str, "number": (int, float), "integer": int,
-             "boolean": bool, "null": type(None)}
+    kinds: dict[str, type | tuple[type, ...]] = {
+        "object": dict, "array": list, "string": str, "number": (int, float), "integer": int, "boolean": bool,
+        "null": type(None)}
     if "const" in schema and instance != schema["const"]:
         problems.append(f"{path}: expected {schema['const']!r}")
     if "enum" in schema and instance not in schema["enum"]:

@@ -8,7 +8,9 @@ from typing import Any
 
 import aiohttp
 
-from bot.runtime import Runtime
+from bot.app.runtime import Runtime
+from bot.kernel.events import AgentMessage
+from tests.ops.test_console_http import sample
 
 from .conftest import ADMIN_AUTH, AGENT_AUTH, BOB_AUTH, OPS_AUTH
 
@@ -18,7 +20,8 @@ WEBHOOK = "/webhooks/rest/webhook"
 async def _say(http: aiohttp.ClientSession, server: str, sender: str, text: str) -> list[dict[str, Any]]:
     async with http.post(server + WEBHOOK, json={"sender": sender, "message": text}) as resp:
         assert resp.status == 200
-        return await resp.json()  # type: ignore[no-any-return]
+        replies: list[dict[str, Any]] = await resp.json()
+        return replies
 
 
 async def test_only_agents_read_the_queue_and_contexts(server: str) -> None:
@@ -98,7 +101,7 @@ async def test_the_customer_gets_agent_messages_and_keeps_writing(server: str, r
         async with runtime.engine.bus.subscribe("api3") as inbox:
             await http.post(server + "/api/handoff/api3/messages", json={"text": "Yes, Amy here"}, headers=AGENT_AUTH)
             _, event = await asyncio.wait_for(inbox.get(), 5)
-        assert event.type == "agent_message" and event.text == "Yes, Amy here"  # type: ignore[attr-defined]
+        assert isinstance(event, AgentMessage) and event.text == "Yes, Amy here"
         assert await _say(http, server, "api3", "my sofa is broken") == []
         async with http.get(server + "/conversations/api3/tracker", headers=ADMIN_AUTH) as resp:
             events = (await resp.json())["events"]
@@ -119,7 +122,7 @@ async def test_the_live_socket_needs_a_token_and_streams_events(server: str) -> 
             await ws.send_str(json.dumps({"token": "agent-token-123"}))
             assert (await ws.receive_json(timeout=5))["type"] == "ready"
             await _say(http, server, "live1", "agent please")
-            seen = []
+            seen: list[dict[str, Any]] = []
             while "queue_changed" not in [m["type"] for m in seen]:
                 seen.append(await ws.receive_json(timeout=5))
             events = [m["event"]["type"] for m in seen if m["type"] == "event"]
@@ -156,3 +159,18 @@ async def test_the_audit_limit_is_bounded(server: str) -> None:
                 assert resp.status == 400 and "from 1 to 1000" in (await resp.json())["error"]
         async with http.get(server + "/api/handoff/audit?limit=2", headers=ADMIN_AUTH) as resp:
             assert resp.status == 200
+
+
+async def test_agent_actions_reach_the_metrics(hserver: str) -> None:
+    """Agent actions go through the engine's one write path, so its observers count them:
+    careline_agent_events_total shows the claim and the return to the bot."""
+    base = hserver + "/api/handoff/met1"
+    async with aiohttp.ClientSession() as http:
+        await _say(http, hserver, "met1", "agent please")
+        for action in ("/claim", "/return-to-bot"):
+            async with http.post(base + action, headers=AGENT_AUTH) as resp:
+                assert resp.status == 200, await resp.text()
+        async with http.get(hserver + "/metrics", headers=OPS_AUTH) as resp:
+            text = await resp.text()
+    assert sample(text, "careline_agent_events_total", type="agent_joined") == 1
+    assert sample(text, "careline_agent_events_total", type="returned_to_bot") == 1

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bot.cli import main
-from bot.events import Escalated, UserUttered
+from bot.app.cli import main
+from bot.kernel.events import Escalated, UserUttered
 from bot.storage import ConversationStore, open_database
 
 

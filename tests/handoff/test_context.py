@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.events import BotUttered, GuardrailTriggered, KnowledgeConsulted, UserUttered
+from bot.app.runtime import Runtime
 from bot.handoff.context import SCHEMA_VERSION, context_schema
 from bot.handoff.sentiment import score_text, sentiment_trend
-from bot.llm import LLMConfig
-from bot.messages import UserMessage
-from bot.runtime import Runtime
+from bot.infra.llm import LLMConfig
+from bot.kernel.events import BotUttered, GuardrailTriggered, KnowledgeConsulted, UserUttered
+from bot.kernel.messages import UserMessage
 from bot.testing.server import serve_app
 
-from .conftest import AMY, escalate, validate
+from .conftest import AMY, RuntimeFactory, escalate, validate
 
 
 def test_sentiment_scores_read_the_customers_mood() -> None:
@@ -66,7 +66,7 @@ async def test_the_escalation_context_is_complete_and_matches_the_schema(hrt: Ru
     assert len(json.dumps(context)) < 50_000
 
 
-async def test_sensitive_slots_are_masked_unless_the_role_may_see_them(make_runtime: Any) -> None:
+async def test_sensitive_slots_are_masked_unless_the_role_may_see_them(make_runtime: RuntimeFactory) -> None:
     """A sensitive slot shows as *** to agents, and in clear only to roles listed in reveal_sensitive_to."""
     import dataclasses
 
@@ -79,12 +79,12 @@ async def test_sensitive_slots_are_masked_unless_the_role_may_see_them(make_runt
     domain = rt.project.domain.model_copy(update={"slots": slots})
     project = dataclasses.replace(with_handoff(rt.project, reveal_sensitive_to=["admin"]), domain=domain)
     rt2: Runtime = await make_runtime(project=project)
-    from bot.events import SlotSet
+    from bot.kernel.events import SlotSet
 
     await rt2.engine.record("m1", [UserUttered(text="hi"), SlotSet(name="customer_id", value="C-42")])
     await escalate(rt2, "m1")
     assert rt2.handoff is not None
-    from bot.settings import Principal
+    from bot.infra.settings import Principal
 
     agent_view = await rt2.handoff.view(AMY, "m1")
     admin_view = await rt2.handoff.view(Principal("admin", "admin", "x"), "m1")
@@ -118,11 +118,14 @@ async def fake_llm() -> AsyncIterator[dict[str, Any]]:
         yield seen
 
 
-async def test_an_llm_writes_the_summary_when_configured(make_runtime: Any, fake_llm: dict[str, Any]) -> None:
+async def test_an_llm_writes_the_summary_when_configured(make_runtime: RuntimeFactory,
+                                                         fake_llm: dict[str, Any]) -> None:
     """With llm: configured the summary comes from the model, which saw the transcript; the customer never sees it."""
     rt: Runtime = await make_runtime(llm=LLMConfig(base_url=fake_llm["url"], model="tiny", timeout=5))
     replies = await escalate(rt, "s1", "my order is late, mail me at ada@example.com")
-    context = (await rt.engine.state("s1")).escalation.context  # type: ignore[union-attr]
+    escalation = (await rt.engine.state("s1")).escalation
+    assert escalation is not None
+    context = escalation.context
     assert context["summary"] == "Customer wants a person about a late order."
     assert context["summary_source"] == "llm"
     prompt = fake_llm["requests"][0]["messages"][1]["content"]
@@ -133,11 +136,13 @@ async def test_an_llm_writes_the_summary_when_configured(make_runtime: Any, fake
     assert all("late order" not in t for t in bot_texts)
 
 
-async def test_a_failing_llm_falls_back_to_the_extractive_summary(make_runtime: Any,
+async def test_a_failing_llm_falls_back_to_the_extractive_summary(make_runtime: RuntimeFactory,
                                                                   fake_llm: dict[str, Any]) -> None:
     """When the model answers 503 the escalation still happens, with the extractive summary."""
     fake_llm["fail"] = True
     rt: Runtime = await make_runtime(llm=LLMConfig(base_url=fake_llm["url"], model="tiny", timeout=5))
     await escalate(rt, "s2", "my order is late")
-    context = (await rt.engine.state("s2")).escalation.context  # type: ignore[union-attr]
+    escalation = (await rt.engine.state("s2")).escalation
+    assert escalation is not None
+    context = escalation.context
     assert context["summary_source"] == "extractive" and "my order is late" in context["summary"]

@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.events import AgentMessage
+from bot.app.runtime import Runtime
 from bot.handoff.context import context_schema
-from bot.runtime import Runtime
+from bot.kernel.events import AgentMessage
 
 from .conftest import ADMIN_AUTH, AGENT_AUTH, validate
 
@@ -24,7 +24,8 @@ ANGRY = "this is absolutely useless, I am furious with your company!!"
 async def _say(http: aiohttp.ClientSession, server: str, text: str) -> list[dict[str, Any]]:
     async with http.post(server + WEBHOOK, json={"sender": "e2e", "message": text}) as resp:
         assert resp.status == 200
-        return await resp.json()  # type: ignore[no-any-return]
+        replies: list[dict[str, Any]] = await resp.json()
+        return replies
 
 
 @pytest.mark.browser

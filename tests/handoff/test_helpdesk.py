@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.events import AgentMessage, ReturnedToBot
+from bot.app.runtime import Runtime
 from bot.handoff.config import ChatwootConfig, WebhookConfig
-from bot.messages import UserMessage
-from bot.runtime import Runtime
+from bot.kernel.events import AgentMessage, ReturnedToBot
+from bot.kernel.messages import UserMessage
 from bot.testing.server import serve_app
 from connectors.helpdesk.dispatcher import Dispatcher
 from connectors.helpdesk.routes import HELPDESK, Helpdesk
@@ -24,7 +24,7 @@ from connectors.helpdesk.signing import SignatureInvalid, sign, verify
 from connectors.helpdesk.webhook import WebhookTarget
 from connectors.web import create_app
 
-from .conftest import AMY, escalate
+from .conftest import AMY, RuntimeFactory, escalate
 
 SECRET = "s3cret-for-tests"
 
@@ -67,7 +67,7 @@ async def app_for(rt: Runtime, env: dict[str, str]) -> AsyncIterator[tuple[str, 
         yield url, app
 
 
-async def test_escalations_are_posted_signed_retried_with_one_idempotency_key(make_runtime: Any) -> None:
+async def test_escalations_are_posted_signed_retried_with_one_idempotency_key(make_runtime: RuntimeFactory) -> None:
     """Two 503s then 200: the escalation arrives on the third try, signed, with the context and one stable key."""
     async with receiver([503, 503]) as (hook_url, seen):
         rt: Runtime = await make_runtime(webhook=WebhookConfig(url=hook_url, backoff=0.01))
@@ -88,19 +88,21 @@ async def test_escalations_are_posted_signed_retried_with_one_idempotency_key(ma
     assert [(r["event_type"], r["status"], r["attempts"]) for r in records] == [("escalated", "delivered", 3)]
 
 
-async def test_a_permanent_refusal_is_not_retried(make_runtime: Any) -> None:
+async def test_a_permanent_refusal_is_not_retried(make_runtime: RuntimeFactory) -> None:
     """A 400 from the helpdesk fails the delivery at once and records the error."""
     async with receiver([400]) as (hook_url, seen):
         rt: Runtime = await make_runtime(webhook=WebhookConfig(url=hook_url, backoff=0.01))
         async with app_for(rt, {"CARELINE_WEBHOOK_SECRET": SECRET}) as (_, app):
             await escalate(rt, "w2")
-            await app[HELPDESK].dispatcher.drain()  # type: ignore[union-attr]
-            records = await app[HELPDESK].dispatcher.deliveries("w2")  # type: ignore[union-attr]
+            dispatcher = app[HELPDESK].dispatcher
+            assert dispatcher is not None
+            await dispatcher.drain()
+            records = await dispatcher.deliveries("w2")
     assert len(seen) == 1
     assert records[0]["status"] == "failed" and "HTTP 400" in records[0]["error"]
 
 
-async def test_two_workers_deliver_each_event_once(make_runtime: Any) -> None:
+async def test_two_workers_deliver_each_event_once(make_runtime: RuntimeFactory) -> None:
     """Two dispatchers hearing the same events (as on a Redis bus) claim each key once: one request per event."""
     async with receiver([]) as (hook_url, seen):
         rt: Runtime = await make_runtime()
@@ -116,7 +118,7 @@ async def test_two_workers_deliver_each_event_once(make_runtime: Any) -> None:
     assert [s["body"]["event"] for s in seen] == ["escalated"]
 
 
-async def test_status_changes_and_waiting_messages_are_posted_too(make_runtime: Any) -> None:
+async def test_status_changes_and_waiting_messages_are_posted_too(make_runtime: RuntimeFactory) -> None:
     """Customer messages while waiting, the claim, the agent's reply and the return reach the webhook in order."""
     async with receiver([]) as (hook_url, seen):
         rt: Runtime = await make_runtime(webhook=WebhookConfig(url=hook_url, backoff=0.01))
@@ -127,13 +129,15 @@ async def test_status_changes_and_waiting_messages_are_posted_too(make_runtime: 
             await rt.handoff.claim(AMY, "w4")
             await rt.handoff.send(AMY, "w4", "Hi")
             await rt.handoff.return_to_bot(AMY, "w4")
-            await app[HELPDESK].dispatcher.drain()  # type: ignore[union-attr]
+            dispatcher = app[HELPDESK].dispatcher
+            assert dispatcher is not None
+            await dispatcher.drain()
     events = sorted(seen, key=lambda s: s["body"]["at"])
     assert [s["body"]["event"] for s in events] == ["escalated", "customer_message", "agent_joined",
                                                     "agent_message", "returned_to_bot"]
 
 
-async def test_signed_inbound_actions_reach_the_customer(make_runtime: Any) -> None:
+async def test_signed_inbound_actions_reach_the_customer(make_runtime: RuntimeFactory) -> None:
     """A signed "message" from the helpdesk claims and writes to the customer; unsigned is 401; no echo back."""
     async with receiver([]) as (hook_url, seen):
         rt: Runtime = await make_runtime(webhook=WebhookConfig(url=hook_url, backoff=0.01))
@@ -148,7 +152,9 @@ async def test_signed_inbound_actions_reach_the_customer(make_runtime: Any) -> N
             bad = json.dumps({"conversation_id": "w5", "action": "dance", "agent": "jane"}).encode()
             async with http.post(url + "/api/helpdesk/webhook", data=bad, headers=sign(SECRET, bad)) as resp:
                 assert resp.status == 400 and "'action'" in (await resp.json())["error"]
-            await app[HELPDESK].dispatcher.drain()  # type: ignore[union-attr]
+            dispatcher = app[HELPDESK].dispatcher
+            assert dispatcher is not None
+            await dispatcher.drain()
             state = await rt.engine.state("w5")
     message = next(e for e in state.events if isinstance(e, AgentMessage))
     assert (message.agent, message.text) == ("helpdesk:jane", "Jane from the desk here")
@@ -176,7 +182,7 @@ async def fake_chatwoot() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         yield url, seen
 
 
-async def test_chatwoot_gets_the_conversation_with_agent_bot_semantics(make_runtime: Any) -> None:
+async def test_chatwoot_gets_the_conversation_with_agent_bot_semantics(make_runtime: RuntimeFactory) -> None:
     """Escalation creates contact and conversation, posts the context as a private note and opens it;
     an agent's reply in Chatwoot reaches the customer and setting it back to pending returns it to the bot."""
     env = {"CHATWOOT_API_TOKEN": "cw-token", "CHATWOOT_WEBHOOK_TOKEN": "hook-token"}
@@ -219,9 +225,9 @@ async def test_chatwoot_gets_the_conversation_with_agent_bot_semantics(make_runt
     assert str(state.status) == "bot"
 
 
-async def test_a_missing_secret_stops_the_app_at_start(make_runtime: Any) -> None:
+async def test_a_missing_secret_stops_the_app_at_start(make_runtime: RuntimeFactory) -> None:
     """A configured webhook without its secret in the environment is a configuration error naming the key."""
-    from bot.errors import ConfigError
+    from bot.kernel.errors import ConfigError
 
     rt: Runtime = await make_runtime(webhook=WebhookConfig(url="http://127.0.0.1:9/hook"))
     with pytest.raises(ConfigError, match=r"handoff\.webhook\.secret_env"):

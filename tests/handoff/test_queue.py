@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from bot.events import ConversationEnded, Escalated, UserUttered
-from bot.messages import UserMessage
-from bot.runtime import Runtime
+from bot.app.runtime import Runtime
+from bot.kernel.events import ConversationEnded, Escalated, UserUttered
+from bot.kernel.messages import UserMessage
 from bot.storage import ConversationStore, open_database
 
 from .conftest import AMY, BOB, escalate

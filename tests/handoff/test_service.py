@@ -6,8 +6,10 @@ import asyncio
 
 import pytest
 
-from bot.conversation import Status
-from bot.events import (
+from bot.app.runtime import Runtime
+from bot.handoff.errors import HandoffRefused, NotYourConversation, UnknownConversation, UnknownTeam
+from bot.kernel.conversation import Status
+from bot.kernel.events import (
     AgentJoined,
     AgentMessage,
     AgentNote,
@@ -17,9 +19,7 @@ from bot.events import (
     SlotSet,
     UserUttered,
 )
-from bot.handoff.errors import HandoffRefused, NotYourConversation, UnknownConversation, UnknownTeam
-from bot.messages import UserMessage
-from bot.runtime import Runtime
+from bot.kernel.messages import UserMessage
 
 from .conftest import AMY, BOB, RuntimeFactory, escalate
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
-from bot.embeddings import Embedder, shared_embedder
+from bot.infra.embeddings import Embedder, shared_embedder
 from bot.knowledge import KnowledgeBase, KnowledgeConfig
 
 DEMO_PROJECT = Path(__file__).resolve().parents[2] / "bot" / "demo" / "project"
@@ -63,7 +63,7 @@ def demo_kb(demo_index: Path, embedder: Embedder) -> KnowledgeBase:
     return KnowledgeBase.open(DEMO_PROJECT, KnowledgeConfig(), embedder=embedder, index_dir=demo_index)
 
 
-def write_docs(root: Path, docs: dict[str, str | bytes]) -> Path:
+def write_docs(root: Path, docs: Mapping[str, str | bytes]) -> Path:
     """Write ``docs`` (relative path → content) under ``root/knowledge`` and return the project folder."""
     for name, content in docs.items():
         path = root / "knowledge" / name
@@ -76,7 +76,7 @@ def write_docs(root: Path, docs: dict[str, str | bytes]) -> Path:
 
 
 @pytest.fixture
-def add_docs() -> Callable[[Path, dict[str, str | bytes]], Path]:
+def add_docs() -> Callable[[Path, Mapping[str, str | bytes]], Path]:
     """The :func:`write_docs` helper, as a fixture."""
     return write_docs
 

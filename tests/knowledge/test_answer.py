@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.embeddings import Embedder
+from bot.infra.embeddings import Embedder
 from bot.knowledge import KnowledgeBase, KnowledgeConfig
 
 DEMO_PROJECT = Path(__file__).resolve().parents[2] / "bot" / "demo" / "project"

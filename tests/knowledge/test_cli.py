@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.embeddings import Embedder
+from bot.infra.embeddings import Embedder
 from bot.knowledge.cli import kb
 
 
 @pytest.fixture(autouse=True)
 def _same_embedder(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
     """The commands use the session's embedder instead of loading another one."""
-    monkeypatch.setattr("bot.embeddings.shared_embedder", lambda: embedder)
+    monkeypatch.setattr("bot.infra.embeddings.shared_embedder", lambda: embedder)
 
 
 def test_ingest_then_query_as_json(small_project: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.embeddings import Embedder
+from bot.infra.embeddings import Embedder
 from bot.knowledge.grounding import check_grounding
 
 PASSAGES = ["Parcel returns are free. You can return most items within 30 days of delivery.",

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from bot.embeddings import Embedder
-from bot.errors import ConfigError
+from bot.infra.embeddings import Embedder
+from bot.kernel.errors import ConfigError
 from bot.knowledge import KnowledgeBase, KnowledgeConfig, default_index_dir
 
 
-def open_kb(project: Path, index: Path, embedder: Embedder, **settings: object) -> KnowledgeBase:
-    return KnowledgeBase.open(project, KnowledgeConfig(**settings), embedder=embedder, index_dir=index)  # type: ignore[arg-type]
+def open_kb(project: Path, index: Path, embedder: Embedder, **settings: Any) -> KnowledgeBase:
+    return KnowledgeBase.open(project, KnowledgeConfig(**settings), embedder=embedder, index_dir=index)
 
 
 def test_first_ingest_indexes_every_format(small_project: Path, tmp_path: Path, embedder: Embedder) -> None:
@@ -101,7 +101,7 @@ def test_read_only_project_indexes_into_the_user_cache(tmp_path: Path, monkeypat
     project.mkdir(parents=True)
     monkeypatch.delenv("CARELINE_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr("bot.cache.os.access", lambda path, mode: False)
+    monkeypatch.setattr("bot.infra.cache.os.access", lambda path, mode: False)
     folder = default_index_dir(project)
     assert folder.is_relative_to(tmp_path / "cache" / "careline")
     assert folder.name == "knowledge" and not (project / ".careline").exists()

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from bot.embeddings import Embedder
+from bot.infra.embeddings import Embedder
+from bot.infra.llm import LLMConfig
 from bot.knowledge import KnowledgeBase, KnowledgeConfig
-from bot.llm import LLMConfig
 from bot.testing.llm_server import Fail, ScriptedLLM
 
 DEMO_PROJECT = Path(__file__).resolve().parents[2] / "bot" / "demo" / "project"

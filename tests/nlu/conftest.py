@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.embeddings import Embedder
+from bot.app.runtime import train_understander
+from bot.infra.embeddings import Embedder
 from bot.nlu.understander import Understander
 from bot.project import Project
-from bot.runtime import train_understander
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import statistics
 import time
 
-from bot.embeddings import Embedder
+from bot.infra.embeddings import Embedder
+from bot.nlu.embedding_classifier import EmbeddingIntentClassifier
 from bot.nlu.onnx_encoder import OnnxEncoder
 from bot.nlu.understander import Understander
 
@@ -28,8 +29,9 @@ def test_understanding_is_served_by_onnx_and_agrees_with_torch(understander: Und
                                                                 embedder: Embedder) -> None:
     """The int8 ONNX encoder gives the same top intent as sentence-transformers on domain queries."""
     classifier = understander.classifier
-    assert isinstance(classifier.encoder, OnnxEncoder)  # type: ignore[attr-defined]
-    torch_classifier = classifier.with_encoder(embedder)  # type: ignore[attr-defined]
+    assert isinstance(classifier, EmbeddingIntentClassifier)
+    assert isinstance(classifier.encoder, OnnxEncoder)
+    torch_classifier = classifier.with_encoder(embedder)
     texts = list(DOMAIN_QUERIES)
     onnx_top = [r[0][0] for r in classifier.predict(texts)]
     torch_top = [r[0][0] for r in torch_classifier.predict(texts)]

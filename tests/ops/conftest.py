@@ -7,10 +7,11 @@ the comments below.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from bot.events import (
+from bot.kernel.events import (
     AgentJoined,
     AgentMessage,
     BotUttered,
@@ -31,8 +32,10 @@ HOUR = 3600.0
 DAY = 86400.0
 
 
-def user(ts: float, intent: str | None, channel: str, **extra: object) -> UserUttered:
-    return UserUttered(text=intent or "?", intent=intent, channel=channel, timestamp=ts, **extra)  # type: ignore[arg-type]
+def user(ts: float, intent: str | None, channel: str, *, metadata: dict[str, Any] | None = None,
+         for_agent: bool = False) -> UserUttered:
+    return UserUttered(text=intent or "?", intent=intent, channel=channel, timestamp=ts, metadata=metadata or {},
+                       for_agent=for_agent)
 
 
 def dataset(now: float = NOW) -> dict[str, list[Event]]:

@@ -134,7 +134,7 @@ async def test_unknown_asset_is_404(server: str) -> None:
 async def test_metrics_count_breaker_trips_from_the_scope_history(runtime: Any, server: str) -> None:
     """A flow the circuit breaker switched off shows as careline_breaker_trips_total{flow=...} 1; an ops change
     of another flow does not count as a trip."""
-    scope = runtime.guardrails.scope
+    scope = runtime.ops.scope
     await scope.update({"flows": {"feedback": False}}, author="circuit-breaker", reason="escalation rate 80%",
                        kind="breaker")
     await scope.update({"flows": {"greet": False}}, author="olga", reason="manual")

@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot.analytics import compute_kpis, window
-from bot.cli import main
-from bot.events import CsatGiven, Escalated, Event, FlowStarted, SlotSet, UserUttered
-from bot.runtime import Runtime
+from bot.app.cli import main
+from bot.app.runtime import Runtime
+from bot.kernel.events import CsatGiven, Escalated, Event, FlowStarted, SlotSet, UserUttered, event_from_dict
 from bot.storage import ConversationStore, Database, open_database
 from connectors.web import ops_console
 from tests.ops.conftest import NOW, seed
@@ -46,9 +46,15 @@ def poison(now: float) -> list[Event]:
         FlowStarted(flow_id="authentication", timestamp=now + 1),
         SlotSet(name="customer_id", value=float("-inf"), timestamp=now + 2),
         Escalated(reason="complex", context={"x": float("nan")}, timestamp=now + 3),
-        CsatGiven(score=float("inf"), timestamp=now + 4),
-        CsatGiven(score="many", timestamp=now + 5),  # type: ignore[arg-type]
+        csat_as_sent(float("inf"), now + 4),
+        csat_as_sent("many", now + 5),
     ]
+
+
+def csat_as_sent(score: object, timestamp: float) -> Event:
+    """A ``CsatGiven`` rebuilt from JSON as a client may send it, with a score of any type (not the ``int`` it
+    declares)."""
+    return event_from_dict({"type": CsatGiven.type, "score": score, "timestamp": timestamp})
 
 
 async def store_poison(db: Database, now: float, conversation_id: str = "poison") -> None:
@@ -68,8 +74,8 @@ async def test_one_client_cannot_switch_a_flow_off(server: str, runtime: Runtime
             status, _ = await call("POST", server + WEBHOOK, json={"sender": f"flood-{i}", "message": line})
             assert status == 200
     await asyncio.sleep(0.3)  # the breaker reads the bus off the turn's path
-    assert runtime.guardrails is not None
-    assert len(runtime.guardrails.breaker.windows["authentication"]) >= 20  # it saw every turn
+    assert runtime.ops is not None
+    assert len(runtime.ops.breaker.windows["authentication"]) >= 20  # it saw every turn
     status, scope = await call("GET", server + "/api/ops/scope", OPS)
     assert status == 200 and scope["version"] == 1 and scope["scope"]["flows"] == {}
 

@@ -6,21 +6,26 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bot.events import ActionExecuted, BotUttered, Escalated, FlowCompleted, UserUttered
+from bot.app.runtime import Runtime
+from bot.infra.embeddings import Embedder
+from bot.kernel.conversation import ConversationState
+from bot.kernel.events import ActionExecuted, BotUttered, Escalated, FlowCompleted, UserUttered
+from bot.project import Project
 from connectors.voice.caller import SimulatedCaller
 
 ORDER_SPOKEN = "A one oh oh one"
 
 
-async def _state(runtime: object, conversation_id: str):  # type: ignore[no-untyped-def]
-    return await runtime.engine.state(conversation_id)  # type: ignore[attr-defined]
+async def _state(runtime: Runtime, conversation_id: str) -> ConversationState:
+    return await runtime.engine.state(conversation_id)
 
 
-async def test_twiml_connects_the_call_to_the_stream(server: str, runtime: object) -> None:
+async def test_twiml_connects_the_call_to_the_stream(server: str, runtime: Runtime) -> None:
     """POST /voice/twiml answers TwiML that connects the call to /voice/stream with a token for its conversation."""
     from connectors.voice.signing import read_stream_token
 
@@ -34,11 +39,11 @@ async def test_twiml_connects_the_call_to_the_stream(server: str, runtime: objec
     assert f'<Stream url="ws://{host}/voice/stream">' in body
     token = re.search(r'<Parameter name="token" value="([^"]+)"/>', body)
     assert token is not None
-    grant = read_stream_token(runtime.settings.secret, token.group(1), call_sid="CA123")  # type: ignore[attr-defined]
+    grant = read_stream_token(runtime.settings.secret, token.group(1), call_sid="CA123")
     assert grant.conversation_id == "voice-CA123"
 
 
-async def test_caller_authenticates_by_keypad_and_runs_an_order_status_query(server: str, runtime: object) -> None:
+async def test_caller_authenticates_by_keypad_and_runs_an_order_status_query(server: str, runtime: Runtime) -> None:
     """Keypad choice, phone number and PIN by DTMF verify the caller; the spoken order number is looked up."""
     async with SimulatedCaller.connect(server, call_sid="CAauth") as caller:
         await caller.wait_for_speech(within=10)
@@ -66,7 +71,7 @@ async def test_caller_authenticates_by_keypad_and_runs_an_order_status_query(ser
         assert len(reply.audio) / 8000 > 1.0
 
 
-async def test_barge_in_stops_the_bot_and_marks_the_answer(server: str, runtime: object) -> None:
+async def test_barge_in_stops_the_bot_and_marks_the_answer(server: str, runtime: Runtime) -> None:
     """Talking over the greeting sends one `clear`, the greeting's audio stops there, and the greeting is recorded
     as interrupted (what happened, in order: no time budget, which belongs in benchmarks/)."""
     async with SimulatedCaller.connect(server, call_sid="CAbarge") as caller:
@@ -85,24 +90,26 @@ async def test_barge_in_stops_the_bot_and_marks_the_answer(server: str, runtime:
     state = await _state(runtime, "voice-CAbarge")
     interrupted = [e for e in state.events if isinstance(e, BotUttered) and e.interrupted]
     assert len(interrupted) == 1 and interrupted[0].response == "utter_greet"
-    assert 0 < len(interrupted[0].text.split()) < len(state.events[0].text.split())  # type: ignore[attr-defined]
+    greeting = state.events[0]
+    assert isinstance(greeting, BotUttered)
+    assert 0 < len(interrupted[0].text.split()) < len(greeting.text.split())
 
 
-async def test_backchannel_does_not_cancel_the_bot(server: str, runtime: object) -> None:
+async def test_backchannel_does_not_cancel_the_bot(server: str, runtime: Runtime) -> None:
     """An "okay" while the bot speaks neither sends `clear` nor cuts the answer."""
     async with SimulatedCaller.connect(server, call_sid="CAmhm") as caller:
         started = await caller.wait_for_speech(within=10)
         await asyncio.sleep(1.0)
         await caller.say("okay")
-        greeting = await caller.next_reply(within=20)
+        await caller.next_reply(within=30, gap=3.0)  # a loaded machine may stall the stream for a moment
     assert caller.clears == []
-    assert greeting.ended_at - started > 9  # the whole ~11 s greeting was played
+    assert caller.audio_after(started) > 9  # the whole ~11 s greeting was played (seconds of audio, not of clock)
     state = await _state(runtime, "voice-CAmhm")
     assert not any(isinstance(e, BotUttered) and e.interrupted for e in state.events)
     assert not any(isinstance(e, UserUttered) for e in state.events)
 
 
-async def test_saying_agent_hands_off_with_the_transcript(server: str, runtime: object) -> None:
+async def test_saying_agent_hands_off_with_the_transcript(server: str, runtime: Runtime) -> None:
     """Saying "agent" over the greeting escalates; the handoff context carries the voice transcript."""
     async with SimulatedCaller.connect(server, call_sid="CAagent") as caller:
         await caller.wait_for_speech(within=10)
@@ -118,7 +125,7 @@ async def test_saying_agent_hands_off_with_the_transcript(server: str, runtime: 
     assert any(line["from"] == "bot" and "Northwind assistant" in line["text"] for line in transcript)
 
 
-async def test_pressing_zero_hands_off_and_other_calls_survive_protocol_errors(server: str, runtime: object) -> None:
+async def test_pressing_zero_hands_off_and_other_calls_survive_protocol_errors(server: str, runtime: Runtime) -> None:
     """Malformed or out-of-order messages close only their call (code 1002); a healthy call presses 0: handoff."""
     async with SimulatedCaller.connect(server, call_sid="CAzero") as healthy:
         await healthy.wait_for_speech(within=10)
@@ -150,23 +157,23 @@ async def test_pressing_zero_hands_off_and_other_calls_survive_protocol_errors(s
     assert [line["text"] for line in escalated.context["transcript"] if line["from"] == "customer"] == ["0"]
 
 
-async def test_with_smart_turn_off_a_pause_ends_the_turn(demo_project: object, embedder: object,
-                                                          tmp_path: object) -> None:
+async def test_with_smart_turn_off_a_pause_ends_the_turn(demo_project: Project, embedder: Embedder,
+                                                          tmp_path: Path) -> None:
     """``smart_turn: false``: the VAD stop ends the caller's turn, and the bot answers what was said."""
     import dataclasses
 
-    from bot.runtime import build_runtime
-    from bot.settings import Settings
+    from bot.app.runtime import build_runtime
+    from bot.infra.settings import Settings
     from bot.testing.server import serve_app
     from connectors.web import create_app
 
-    config = demo_project.config  # type: ignore[attr-defined]
+    config = demo_project.config
     voice = config.voice.model_copy(update={"greeting": None,
                                             "turns": config.voice.turns.model_copy(update={"smart_turn": False})})
-    project = dataclasses.replace(demo_project, config=config.model_copy(update={"voice": voice}))  # type: ignore[type-var]
-    runtime = await build_runtime(Settings(database_url=f"sqlite:///{tmp_path}/plain.db",  # type: ignore[arg-type]
+    project = dataclasses.replace(demo_project, config=config.model_copy(update={"voice": voice}))
+    runtime = await build_runtime(Settings(database_url=f"sqlite:///{tmp_path}/plain.db",
                                            admin_token="test-admin-token", admin_token_generated=False),
-                                  project, embedder=embedder)  # type: ignore[arg-type]
+                                  project, embedder=embedder)
     async with serve_app(create_app(runtime)) as url:  # the app closes the runtime on shutdown
         async with SimulatedCaller.connect(url, call_sid="CAplain") as caller:
             await caller.say("what are your opening hours")
@@ -179,7 +186,7 @@ async def test_with_smart_turn_off_a_pause_ends_the_turn(demo_project: object, e
 
 
 async def test_handoff_transfers_the_call_with_dial_through_twilios_api(
-        demo_project: object, embedder: object, tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+        demo_project: Project, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With Twilio credentials and ``voice.handoff.dial``, pressing 0 updates the live call (Twilio's
     ``Calls/{sid}`` REST resource, here a local stand-in) with TwiML that dials the configured SIP URI
     and carries the conversation id; the caller hears what happens next first."""
@@ -188,8 +195,8 @@ async def test_handoff_transfers_the_call_with_dial_through_twilios_api(
 
     from aiohttp import web
 
-    from bot.runtime import build_runtime
-    from bot.settings import Settings
+    from bot.app.runtime import build_runtime
+    from bot.infra.settings import Settings
     from bot.testing.server import serve_app
     from connectors.voice.config import HandoffConfig
     from connectors.web import create_app
@@ -207,12 +214,12 @@ async def test_handoff_transfers_the_call_with_dial_through_twilios_api(
         monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC0123")
         monkeypatch.setenv("TWILIO_AUTH_TOKEN", "secret-token")
         monkeypatch.setenv("TWILIO_API_BASE", twilio_url)
-        config = demo_project.config  # type: ignore[attr-defined]
+        config = demo_project.config
         voice = config.voice.model_copy(update={"handoff": HandoffConfig(dial="sip:care@pbx.example.com")})
-        project = dataclasses.replace(demo_project, config=config.model_copy(update={"voice": voice}))  # type: ignore[type-var]
-        runtime = await build_runtime(Settings(database_url=f"sqlite:///{tmp_path}/dial.db",  # type: ignore[arg-type]
+        project = dataclasses.replace(demo_project, config=config.model_copy(update={"voice": voice}))
+        runtime = await build_runtime(Settings(database_url=f"sqlite:///{tmp_path}/dial.db",
                                                admin_token="test-admin-token", admin_token_generated=False),
-                                      project, embedder=embedder)  # type: ignore[arg-type]
+                                      project, embedder=embedder)
         async with serve_app(create_app(runtime)) as url:
             async with SimulatedCaller.connect(url, call_sid="CAdial1", auth_token="secret-token") as caller:
                 await caller.wait_for_speech(within=10)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from bot.conversation import ConversationState
-from bot.events import FlowStarted, FlowStepReached
-from bot.messages import BotMessage, Button
+from bot.kernel.conversation import ConversationState
+from bot.kernel.events import FlowStarted, FlowStepReached
+from bot.kernel.messages import BotMessage, Button
+from bot.project import Project
 from connectors.voice.bridge import expected_answer
 from connectors.voice.config import HandoffConfig, TwilioCredentials
 from connectors.voice.errors import CallProtocolError
@@ -76,9 +78,9 @@ def test_backchannels_are_short_acknowledgements(text: str, expected: bool) -> N
     assert is_backchannel(text, ["mhm", "okay", "ok", "yeah", "uh huh"]) is expected
 
 
-def test_domain_model_and_grammars(demo_project: object, tmp_path: object) -> None:
+def test_domain_model_and_grammars(demo_project: Project, tmp_path: Path) -> None:
     """The project's LM knows its words; closed answers get exact-length grammars with escape words."""
-    model = SpeechModel.build(demo_project, folder=tmp_path)  # type: ignore[arg-type]
+    model = SpeechModel.build(demo_project, folder=tmp_path)
     assert {"order", "agent", "appointment", "four"} <= model.vocabulary
     assert "\\data\\" in model.arpa.read_text()
     pin = grammar(Expectation(Expect.DIGITS, digits=4), model.vocabulary)
@@ -90,16 +92,16 @@ def test_domain_model_and_grammars(demo_project: object, tmp_path: object) -> No
     assert spell_digits("A1001").split() == ["A", "one", "zero", "zero", "one"]
 
 
-def test_flow_steps_set_what_the_recognizer_expects(demo_project: object) -> None:
+def test_flow_steps_set_what_the_recognizer_expects(demo_project: Project) -> None:
     """The PIN-less identifier is open, the order number is a code, no active step means no expectation."""
     state = ConversationState("c")
-    assert expected_answer(state, demo_project) is None  # type: ignore[arg-type]
+    assert expected_answer(state, demo_project) is None
     for event in (FlowStarted(flow_id="order_status"), FlowStepReached(flow_id="order_status", step_id="1")):
         state.apply(event)
-    assert expected_answer(state, demo_project) == Expectation(Expect.CODE, digits=4)  # type: ignore[arg-type]
+    assert expected_answer(state, demo_project) == Expectation(Expect.CODE, digits=4)
     state.apply(FlowStarted(flow_id="authentication"))
     state.apply(FlowStepReached(flow_id="authentication", step_id="identify"))
-    assert expected_answer(state, demo_project) == Expectation()  # type: ignore[arg-type]
+    assert expected_answer(state, demo_project) == Expectation()
 
 
 def test_twiml_connects_and_dials_with_the_conversation_id() -> None:

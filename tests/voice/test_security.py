@@ -13,14 +13,16 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
 from structlog.testing import capture_logs
 
-from bot.events import BotUttered, UserUttered
-from bot.messages import UserMessage
+from bot.kernel.events import BotUttered, UserUttered
+from bot.kernel.messages import UserMessage
+from bot.pipeline.engine import Engine
+from bot.project import Project
 from connectors.voice import routes
 from connectors.voice.errors import StreamRefused
 from connectors.voice.signing import StreamGrant, StreamTokens, read_stream_token, twilio_signature
@@ -136,7 +138,7 @@ def test_stream_token_reads_back_only_for_its_call_before_it_expires() -> None:
 def test_a_token_minted_by_one_worker_opens_the_stream_on_another_with_the_shared_secret() -> None:
     """Workers sharing CARELINE_SECRET accept each other's tokens (TwiML and stream may reach different
     workers); a worker with its own random secret does not."""
-    from bot.settings import Settings
+    from bot.infra.settings import Settings
 
     env = {"CARELINE_SECRET": "a-secret-every-worker-shares-0123456789"}
     twiml_worker, stream_worker = Settings.from_env(env), Settings.from_env(env)
@@ -356,7 +358,7 @@ class _RecordingEngine:
         self.messages: list[UserMessage] = []
 
     async def handle(self, conversation_id: str, message: UserMessage) -> list[Any]:
-        from bot.errors import RateLimited
+        from bot.kernel.errors import RateLimited
 
         self.messages.append(message)
         if len(self.messages) > 1:
@@ -364,19 +366,20 @@ class _RecordingEngine:
         return []
 
     async def state(self, conversation_id: str) -> Any:
-        from bot.conversation import ConversationState
+        from bot.kernel.conversation import ConversationState
 
         return ConversationState(conversation_id)
 
 
-async def test_bridge_sends_voice_turns_with_the_call_source_and_speaks_a_refusal(demo_project: Any) -> None:
+async def test_bridge_sends_voice_turns_with_the_call_source_and_speaks_a_refusal(
+        demo_project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every turn reaches the engine on channel voice with the source the connector set (``caller:<From>``),
     the caller's metadata kept apart as data; a rate-limited turn is answered with a spoken "wait"."""
-    from bot.messages import BotMessage
+    from bot.kernel.messages import BotMessage
     from connectors.voice.bridge import SLOW_DOWN, EngineBridge
 
     engine = _RecordingEngine()
-    bridge = EngineBridge(engine, demo_project, "voice-CA1", demo_project.config.voice,  # type: ignore[arg-type]
+    bridge = EngineBridge(cast(Engine, engine), demo_project, "voice-CA1", demo_project.config.voice,
                           metadata={"call_sid": "CA1"}, source="caller:+15550100")
     spoken: list[list[BotMessage]] = []
 
@@ -386,8 +389,8 @@ async def test_bridge_sends_voice_turns_with_the_call_source_and_speaks_a_refusa
     async def expect(*_args: Any) -> None:
         return None
 
-    bridge._say = say  # type: ignore[method-assign]
-    bridge._expect = expect  # type: ignore[method-assign]
+    monkeypatch.setattr(bridge, "_say", say)
+    monkeypatch.setattr(bridge, "_expect", expect)
     await bridge._turn("where is my order", {"source": "speech"})
     await bridge._turn("4567", {"source": "dtmf"})
     assert [(m.channel, m.source) for m in engine.messages] == [("voice", "caller:+15550100")] * 2

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pipecat.audio.vad.vad_analyzer import VADState
 
-from bot.messages import Button
+from bot.kernel.messages import Button
 from connectors.voice.caller import line_audio
 from connectors.voice.channel import measure_line_cmn, phone_line
 from connectors.voice.endpoint import TurnJudge
@@ -62,8 +62,8 @@ def test_open_requests_are_whole_with_a_few_words_or_a_recognised_intent_and_no_
 
 @pytest.fixture(scope="module")
 def speech_model(tmp_path_factory: pytest.TempPathFactory) -> SpeechModel:
+    from bot.infra.settings import DEMO_PROJECT
     from bot.project import load_project
-    from bot.settings import DEMO_PROJECT
 
     return SpeechModel.build(load_project(DEMO_PROJECT), folder=tmp_path_factory.mktemp("lm"))
 

@@ -13,10 +13,10 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright
 
-from bot.embeddings import Embedder
+from bot.app.runtime import Runtime, build_runtime
+from bot.infra.embeddings import Embedder
+from bot.infra.settings import Settings
 from bot.project import Project
-from bot.runtime import Runtime, build_runtime
-from bot.settings import Settings
 from bot.testing.server import serve_app
 from connectors.web import create_app
 from connectors.web.widget_config import WidgetConfig
@@ -85,15 +85,23 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
+_PAGE_ERRORS: dict[Page, list[str]] = {}
+
+
+def page_errors(page: Page) -> list[str]:
+    """The JavaScript errors ``page`` (from the :func:`page` fixture) has raised so far."""
+    return _PAGE_ERRORS[page]
+
+
 @pytest.fixture
 async def page(browser: Browser, site: Site) -> AsyncIterator[Page]:
-    """A fresh browser page (own storage) with page errors collected in ``page.errors``."""
+    """A fresh browser page (own storage) with page errors collected (:func:`page_errors`)."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     opened = await context.new_page()
-    errors: list[str] = []
+    errors = _PAGE_ERRORS[opened] = []
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    opened.errors = errors  # type: ignore[attr-defined]
     yield opened
+    del _PAGE_ERRORS[opened]
     await context.close()
 
 

@@ -9,9 +9,9 @@ import pytest
 from aiohttp import WSCloseCode
 from playwright.async_api import Page, expect
 
-from bot.events import CsatGiven
+from bot.kernel.events import CsatGiven
 from connectors.web.widget import WIDGET as WIDGET_STATE
-from tests.widget.conftest import AGENT, SCREENSHOTS, Site, conversation_id
+from tests.widget.conftest import AGENT, SCREENSHOTS, Site, conversation_id, page_errors
 
 pytestmark = pytest.mark.browser
 
@@ -98,7 +98,7 @@ async def test_customer_journey_from_order_status_to_an_agent_and_csat(page: Pag
     assert await page.locator("#careline-widget").evaluate(
         "h => h.shadowRoot.querySelectorAll('.log img, .log script, .log b').length") == 0
     assert await page.evaluate("() => window.__xss") is None
-    assert page.errors == []  # type: ignore[attr-defined]
+    assert page_errors(page) == []
 
 
 BREAK_WEBSOCKETS = """

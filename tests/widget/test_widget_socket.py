@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 from pydantic import ValidationError
 
-from bot.events import AgentMessage, AgentNote, SlotSet
+from bot.infra.ratelimit import LocalLimiter, Rate
+from bot.kernel.events import AgentMessage, AgentNote, SlotSet, UserUttered
 from bot.project.schema import ProjectConfig
-from bot.ratelimit import LocalLimiter, Rate
 from connectors.web.widget_config import WidgetConfig
 from connectors.web.widget_protocol import public_items
 from tests.widget.conftest import Site, SiteFactory
@@ -74,7 +74,7 @@ async def test_messages_beyond_the_burst_are_refused_then_allowed_again(make_sit
         assert [a["type"] for a in answers] == ["ack", "ack", "error"]
         assert answers[2]["code"] == "rate_limited" and answers[2]["id"] == "m2"
         state = await site.runtime.engine.state(CID)
-    assert [e.metadata["client_id"] for e in state.events if e.type == "user"] == ["m0", "m1"]
+    assert [e.metadata["client_id"] for e in state.events if isinstance(e, UserUttered)] == ["m0", "m1"]
 
 
 async def test_the_rate_limit_survives_a_reconnect_and_the_rest_fallback(make_site: SiteFactory) -> None:
@@ -96,7 +96,7 @@ async def test_the_rate_limit_survives_a_reconnect_and_the_rest_fallback(make_si
             assert resp.status == 429 and (await resp.json())["code"] == "rate_limited"
             assert 1 <= int(resp.headers["Retry-After"]) <= 10
         state = await site.runtime.engine.state(CID)
-    assert [e.metadata["client_id"] for e in state.events if e.type == "user"] == ["m0", "m1"]
+    assert [e.metadata["client_id"] for e in state.events if isinstance(e, UserUttered)] == ["m0", "m1"]
 
 
 async def test_one_client_over_many_conversations_is_limited(make_site: SiteFactory) -> None:
@@ -140,7 +140,7 @@ async def test_the_frame_id_is_the_stored_message_id(site: Site) -> None:
         await ws.receive_json(timeout=10)
         await ws.send_json({"type": "message", "id": "abc-1", "text": "hello"})
         await frames_until(ws, "ack")
-    users = [e for e in (await site.runtime.engine.state(CID)).events if e.type == "user"]
+    users = [e for e in (await site.runtime.engine.state(CID)).events if isinstance(e, UserUttered)]
     assert [(e.message_id, e.channel) for e in users] == [("abc-1", "web")]
 
 

@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.flows.actions.base import BackendAction
 from bot.flows.backend.base import Backend, Verification
 from bot.flows.lockout import Lockout, MemoryLockout
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
 
 log = get_logger(__name__)
 

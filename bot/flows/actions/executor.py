@@ -16,11 +16,11 @@ import aiohttp
 from rasa_sdk import Action
 from rasa_sdk.executor import ActionExecutor
 
-from bot.errors import ProviderError
-from bot.events import SlotSet, UserUttered
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
+from bot.kernel.errors import ProviderError
+from bot.kernel.events import SlotSet, UserUttered
+from bot.pipeline.turn import Turn
 from bot.project import Project
-from bot.turn import Turn
 
 log = get_logger(__name__)
 
@@ -84,7 +84,7 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     async def run(self, name: str, turn: Turn) -> ActionResult:
-        """Run ``name``; raises :class:`~bot.errors.ProviderError` when it cannot."""
+        """Run ``name``; raises :class:`~bot.kernel.errors.ProviderError` when it cannot."""
 
     def knows(self, name: str) -> bool:
         """Whether ``name`` can be run (remote executors assume yes)."""

@@ -2,7 +2,7 @@
 
 Every method is async. Business refusals (cancelling a shipped order) raise :class:`BackendConflict`
 — control flow the actions turn into an explanation; a system that is down raises
-:class:`~bot.errors.ProviderError` (translated where it enters, e.g. in :mod:`.http`).
+:class:`~bot.kernel.errors.ProviderError` (translated where it enters, e.g. in :mod:`.http`).
 Secrets (date of birth, postcode, PIN, one-time codes) never leave the backend: it answers
 *whether* they match, never *what* they are.
 
@@ -17,7 +17,7 @@ import abc
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bot.errors import CarelineError
+from bot.kernel.errors import CarelineError
 
 
 class BackendConflict(CarelineError):

@@ -14,6 +14,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +27,7 @@ from bot.flows.backend.base import (
     Order,
     Verification,
 )
-from bot.logs import get_logger
+from bot.infra.logs import get_logger
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -82,6 +83,28 @@ def mask_contact(value: str) -> str:
     return "*" * max(0, len(value) - 2) + value[-2:]
 
 
+def moved_to(seed: dict[str, Any], today: date) -> dict[str, Any]:
+    """``seed`` with its calendar moved so that its ``today`` falls on ``today``: order ETAs, appointments and
+    free slots keep their distance from the day (a delivery due in 3 days stays due in 3 days); dates of
+    birth stay."""
+    days = timedelta(days=(today - date.fromisoformat(seed["today"])).days)
+
+    def move(value: str | None) -> str | None:
+        if not value:
+            return value
+        if "T" in value:
+            return (datetime.fromisoformat(value) + days).isoformat(timespec="minutes")
+        return (date.fromisoformat(value) + days).isoformat()
+
+    return {
+        **seed,
+        "today": today.isoformat(),
+        "orders": [{**o, "eta": move(o.get("eta"))} for o in seed.get("orders", [])],
+        "appointments": [{**a, "start": move(a["start"])} for a in seed.get("appointments", [])],
+        "free_slots": [{**s, "start": move(s["start"])} for s in seed.get("free_slots", [])],
+    }
+
+
 class DemoBackend(Backend):
     """SQLite-backed demo systems; ``path=":memory:"`` (default) gives every instance a fresh copy."""
 
@@ -100,9 +123,11 @@ class DemoBackend(Backend):
             self._db.execute(_APPLIED)
 
     @classmethod
-    def from_seed_file(cls, path: Path = DEMO_SEED, **kwargs: Any) -> DemoBackend:
-        """A demo backend seeded from a JSON file shaped like ``bot/demo/seed.json``."""
-        return cls(json.loads(path.read_text(encoding="utf-8")), **kwargs)
+    def from_seed_file(cls, path: Path = DEMO_SEED, *, today: date | None = None, **kwargs: Any) -> DemoBackend:
+        """A demo backend seeded from a JSON file shaped like ``bot/demo/seed.json``, its calendar moved to
+        ``today`` when given (:func:`moved_to`)."""
+        seed = json.loads(path.read_text(encoding="utf-8"))
+        return cls(seed if today is None or "today" not in seed else moved_to(seed, today), **kwargs)
 
     def _seed(self, seed: dict[str, Any]) -> None:
         with self._db:

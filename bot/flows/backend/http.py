@@ -15,7 +15,7 @@
 
 Every change (the POSTs but ``verify`` and ``codes``) carries its idempotency key as an ``Idempotency-Key``
 header when it has one: the system applies a key at most once and answers a repeated key as it answered the
-first call. aiohttp errors and 5xx answers become :class:`~bot.errors.ProviderError` (``permanent`` for 4xx).
+first call. aiohttp errors and 5xx answers become :class:`~bot.kernel.errors.ProviderError` (``permanent`` for 4xx).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import Any
 
 import aiohttp
 
-from bot.errors import ProviderError
 from bot.flows.backend.base import (
     Appointment,
     Backend,
@@ -35,6 +34,7 @@ from bot.flows.backend.base import (
     Order,
     Verification,
 )
+from bot.kernel.errors import ProviderError
 
 PROVIDER = "backend"
 

@@ -1,0 +1,181 @@
+"""Assemble an :class:`~bot.pipeline.engine.Engine` from a project and settings (models load once here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.flows.backend.base import Backend
+from bot.flows.setup import flow_runner, make_backend
+from bot.guardrails.human_request import EscalateOnRequest, detect_human_request
+from bot.guardrails.wiring import Guardrails, open_guardrails
+from bot.handoff.service import HandoffService, handoff_stages, make_desk
+from bot.infra.bus import EventBus, RedisEventBus
+from bot.infra.cache import cache_dir
+from bot.infra.embeddings import Embedder, shared_embedder
+from bot.infra.locks import make_locks
+from bot.infra.logs import get_logger
+from bot.infra.settings import Settings
+from bot.nlu.embedding_classifier import EmbeddingIntentClassifier
+from bot.nlu.llm_commands import with_llm_commands
+from bot.nlu.normalize import normalize_spoken
+from bot.nlu.understander import Understander, regex_extractor
+from bot.ops.wiring import Ops, open_ops
+from bot.pipeline.engine import Engine
+from bot.pipeline.stages import (
+    AllowAll,
+    Dialogue,
+    InputGuards,
+    Knowledge,
+    KnowledgeAnswerer,
+    Normalize,
+    Scope,
+    ScopeAfterUnderstanding,
+    Stage,
+    Understand,
+    closing_stages,
+    collapse_whitespace,
+)
+from bot.project import Project
+from bot.storage import ConversationStore, Database, open_database
+
+log = get_logger(__name__)
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything one process holds: the engine and what it was built from."""
+
+    settings: Settings
+    project: Project
+    database: Database
+    engine: Engine
+    guardrails: Guardrails | None = None
+    """The input guards' detectors and policy."""
+    ops: Ops | None = None
+    """The automation scope (the roll-back switch), its turn gates and its circuit breaker."""
+    handoff: HandoffService | None = None
+    """Queue views and agent actions (claim, reply, transfer, return to bot, close)."""
+    backend: Backend | None = None
+    """The business systems the flows' actions call (closed with the runtime)."""
+    understander: Understander | None = None
+    """Intents and entities (its LLM client, if any, is closed with the runtime)."""
+
+    async def close(self) -> None:
+        if self.ops is not None:
+            await self.ops.close()
+        if self.backend is not None:
+            await self.backend.close()
+        if self.understander is not None:
+            await self.understander.close()
+        await self.engine.bus.close()
+        await self.engine.locks.close()
+        await self.database.close()
+
+
+def train_understander(project: Project, embedder: Embedder, *, onnx: bool = True) -> Understander:
+    """Train (or load from cache) the intent classifier for ``project``; serve it through the int8 ONNX
+    export of the encoder when ``onnx`` (falling back to sentence-transformers if the export fails). The LLM
+    command generator is attached when ``nlu.llm_commands`` asks for it."""
+    from bot.nlu.entities import warm_up
+    from bot.nlu.training import onnx_encoder_for
+
+    examples = project.nlu.examples
+    cache = cache_dir(project.path, "nlu")
+    classifier = EmbeddingIntentClassifier.train(
+        embedder, [e.text for e in examples], [e.intent for e in examples], cache=cache,
+        lexical_weight=project.config.nlu.lexical_weight,
+    )
+    if onnx:
+        encoder = onnx_encoder_for(embedder.model_path, cache)
+        if encoder is not None:
+            classifier = classifier.with_encoder(encoder)
+    warm_up()
+    extractors = [regex_extractor(entity, patterns) for entity, patterns in project.nlu.regexes.items()]
+    understander = Understander(classifier, threshold=project.config.nlu.threshold, extractors=extractors,
+                                synonyms=project.nlu.synonyms)
+    return with_llm_commands(understander, project)
+
+
+KNOWLEDGE_PACKAGES = {"faiss": "faiss-cpu"}
+"""The third-party modules the knowledge base imports when it opens, and the package that installs each."""
+
+
+def open_knowledge(project: Project, embedder: Embedder) -> KnowledgeAnswerer | None:
+    """The project's knowledge base, or ``None`` when it has no documents or knowledge is off.
+
+    When a module in :data:`KNOWLEDGE_PACKAGES` is missing, the bot runs without knowledge and logs
+    ``knowledge_disabled`` (error) naming the module and the package to install; any other import error is a bug
+    and propagates.
+    """
+    if not project.config.knowledge.enabled or not project.knowledge_dir.is_dir():
+        return None
+    from bot.knowledge import KnowledgeBase
+
+    try:
+        kb: KnowledgeAnswerer = KnowledgeBase.open(
+            project.path, project.config.knowledge, embedder=embedder, llm=project.config.llm
+        )
+    except ModuleNotFoundError as exc:
+        module = (exc.name or "").partition(".")[0]
+        if module not in KNOWLEDGE_PACKAGES:
+            raise
+        log.error("knowledge_disabled", missing_module=exc.name, install=f"pip install {KNOWLEDGE_PACKAGES[module]}",
+                  project=str(project.path))
+        return None
+    return kb
+
+
+def default_stages(project: Project, understander: Understander, knowledge: KnowledgeAnswerer | None,
+                   *, guardrails: Guardrails | None = None,
+                   ops: Ops | None = None, backend: Backend | None = None) -> list[Stage]:
+    """The standard answering chain: normalize → csat → scope → input guards → understand → scope after
+    understanding → dialogue → knowledge (the engine stops it at the first stage that answers or escalates;
+    :func:`~bot.pipeline.stages.closing_stages` run after it).
+
+    Without ``guardrails`` the guards only honour explicit requests for a human; without ``ops`` the bot serves
+    everything; without ``backend`` the flows use the one ``backend:`` in config.yml selects.
+    """
+    return [
+        Normalize((collapse_whitespace, normalize_spoken)),
+        *handoff_stages(project),
+        Scope(ops.gate if ops else AllowAll()),
+        InputGuards(guardrails.detectors, guardrails.policy) if guardrails else
+        InputGuards([detect_human_request(project.guardrails.human_request)], EscalateOnRequest()),
+        Understand(understander),
+        ScopeAfterUnderstanding(ops.intent_gate if ops else AllowAll()),
+        Dialogue(flow_runner(project, backend)),
+        Knowledge(knowledge),
+    ]
+
+
+def default_database_url(project: Project) -> str:
+    """SQLite in the project's cache folder."""
+    return f"sqlite:///{cache_dir(project.path) / 'careline.db'}"
+
+
+async def build_runtime(settings: Settings, project: Project, *, embedder: Embedder | None = None) -> Runtime:
+    """Open the store, train/load models and wire the engine."""
+    embedder = embedder or shared_embedder()
+    backend = make_backend(project)  # may refuse the configuration: before anything is opened
+    database = await open_database(settings.database_url or default_database_url(project))
+    store = ConversationStore(database)
+    await store.setup()
+    understander = train_understander(project, embedder)
+    knowledge = open_knowledge(project, embedder)
+    bus = RedisEventBus(settings.redis_url) if settings.redis_url else EventBus()
+    await bus.start()
+    desk = make_desk(project, database)
+    guardrails = await open_guardrails(project, embedder)
+    ops = await open_ops(project, database, redis_url=settings.redis_url)
+    engine = Engine(project, store, default_stages(project, understander, knowledge, guardrails=guardrails, ops=ops,
+                                                   backend=backend),
+                    closing=closing_stages(desk), locks=make_locks(settings.redis_url), bus=bus,
+                    client_key=settings.client_key)
+    ops.start(engine.bus)
+    log.info("runtime_ready", project=str(project.path), database=database.dialect,
+             knowledge=knowledge is not None, backend=project.config.backend.type,
+             llm_commands=project.config.nlu.llm_commands if understander.llm is not None else "off")
+    handoff = HandoffService(engine, database, project.config.handoff)
+    await handoff.setup()
+    return Runtime(settings, project, database, engine, handoff=handoff, guardrails=guardrails, ops=ops,
+                   backend=backend, understander=understander)
