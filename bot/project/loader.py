@@ -1,29 +1,45 @@
-"""Load and validate a project directory up front.
+"""Load and validate a project directory up front: Careline's layout or a Rasa project as it is
+(:mod:`bot.project.layout`; Rasa keys Careline does not use: :mod:`bot.project.compat`).
 
 Every file is read and checked before the bot starts; all problems are collected and raised as
-one :class:`~bot.errors.ConfigError` whose lines name the file, line and key.
+one :class:`~bot.kernel.errors.ConfigError` whose lines name the file, line and key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from bot.errors import ConfigError, ConfigProblem
 from bot.flows.schema import BUILTIN_ACTIONS, Flow, FlowsFile, Step
 from bot.flows.validation import check_flow_structure
+from bot.infra import environment
+from bot.kernel.errors import ConfigError, ConfigProblem
+from bot.project.compat import (
+    ProjectWarning,
+    Warnings,
+    check_version,
+    llm_model_group,
+    normalize_config,
+    normalize_domain,
+    normalize_flows,
+    normalize_nlu,
+    normalize_responses,
+    note_rules_and_stories,
+)
+from bot.project.domain import DomainPart, merge_domains
+from bot.project.endpoints import EndpointsFile, apply_endpoints, substitute_env
+from bot.project.layout import PathOverrides, find_files
 from bot.project.nlu_data import NLUData, add_item
 from bot.project.schema import Domain, GuardrailsConfig, NLUFile, ProjectConfig, ResponseVariant
 from bot.project.yamlfile import Loc, YamlDoc, read_yaml
 
 M = TypeVar("M", bound=BaseModel)
-
-#: Business actions the engine provides itself (no custom code needed).
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +54,15 @@ class Project:
     guardrails: GuardrailsConfig
     fingerprint: str
     """SHA-256 over every file; changes when any file does (caches key on it)."""
+    warnings: tuple[ProjectWarning, ...] = ()
+    """Rasa keys accepted but not used (each also logged as ``rasa_key_ignored`` at load)."""
+    knowledge_path: Path | None = None
+    """The knowledge folder when ``endpoints.yml`` names one (``vector_store.source``)."""
 
     @property
     def knowledge_dir(self) -> Path:
-        """The folder of knowledge documents."""
-        return self.path / "knowledge"
+        """The folder of knowledge documents: ``vector_store.source`` of ``endpoints.yml``, else ``knowledge/``."""
+        return self.knowledge_path or self.path / "knowledge"
 
     def response(self, name: str, channel: str | None = None) -> ResponseVariant | None:
         """First variant of response ``name`` for ``channel`` (channel-specific variants first)."""
@@ -71,12 +91,6 @@ def _validate(model: type[M], doc: YamlDoc, problems: list[ConfigProblem]) -> M 
         return None
 
 
-def _files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
-
-
 def _read(path: Path, problems: list[ConfigProblem]) -> YamlDoc | None:
     try:
         doc = read_yaml(path)
@@ -89,74 +103,183 @@ def _read(path: Path, problems: list[ConfigProblem]) -> YamlDoc | None:
     return doc
 
 
-def fingerprint(path: Path) -> str:
-    """SHA-256 over the project's YAML and knowledge files (names and contents)."""
+#: Folders and files of a project that are not its input (caches, Rasa's trained models, version control).
+_NOT_HASHED = (".careline", ".rasa", ".git")
+
+
+def fingerprint(path: Path, extra: Sequence[Path] = ()) -> str:
+    """SHA-256 over the project's files (names and contents) and ``extra`` files outside it; caches, ``.git``
+    and Rasa's trained models (``models/*.tar.gz``) are left out."""
     digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and ".careline" not in p.parts):
+    files = [p for p in path.rglob("*") if p.is_file() and _hashed(p.relative_to(path).parts)]
+    for file in sorted(files):
         digest.update(str(file.relative_to(path)).encode())
+        digest.update(file.read_bytes())
+    for file in sorted({p.resolve() for p in extra} - {p.resolve() for p in files}):
+        digest.update(str(file).encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()
 
 
-def load_project(path: Path | str) -> Project:
-    """Load the project at ``path``; raises :class:`ConfigError` listing every problem found."""
+def _hashed(parts: tuple[str, ...]) -> bool:
+    return not any(p in _NOT_HASHED for p in parts) and not (parts[0] == "models" and parts[-1].endswith(".tar.gz"))
+
+
+#: Top-level keys that tell Rasa data files apart.
+DATA_KEYS = ("version", "flows", "nlu", "rules", "stories", "responses")
+#: Keys of a Rasa end-to-end test file (``tests/``), sometimes kept in ``data/``: skipped with a warning.
+E2E_KEYS = frozenset({"test_cases", "fixtures", "metadata", "stub_custom_actions"})
+
+
+@dataclass(slots=True)
+class _Parts:
+    """What the files of a project add up to while they are read."""
+
+    nlu: NLUData = field(default_factory=NLUData)
+    flows: dict[str, Flow] = field(default_factory=dict)
+    flow_docs: dict[str, YamlDoc] = field(default_factory=dict)
+    domains: list[DomainPart] = field(default_factory=list)
+    domain_failed: bool = False
+
+
+def load_project(path: Path | str, *, config: Path | str | None = None, domain: Path | str | None = None,
+                 data: Sequence[Path | str] = (), endpoints: Path | str | None = None,
+                 env: Mapping[str, str] | None = None) -> Project:
+    """Load the project at ``path`` (Careline's layout or a Rasa project as it is); raises :class:`ConfigError`
+    listing every problem found. ``config``, ``domain``, ``data`` and ``endpoints`` override where those parts
+    are (Rasa's ``-c``, ``-d``, ``--data``, ``--endpoints``); ``env`` fills ``${NAME}`` in ``endpoints.yml``
+    (default: the process environment)."""
     root = Path(path)
-    problems: list[ConfigProblem] = []
     if not root.is_dir():
         raise ConfigError([ConfigProblem(root, None, None, "project directory does not exist")])
+    overrides = PathOverrides(_path(config), _path(domain), tuple(Path(p) for p in data), _path(endpoints))
+    files, problems = find_files(root, overrides)
+    notes = Warnings()
+    parts = _Parts()
 
-    config, domain, guardrails = ProjectConfig(), None, GuardrailsConfig()
-    for name, required in (("config.yml", True), ("domain.yml", True), ("guardrails.yml", False)):
-        file = root / name
-        if not file.exists():
-            if required:
-                problems.append(ConfigProblem(file, None, None, "required file is missing"))
-            continue
+    project_config, guardrails, config_doc = ProjectConfig(), GuardrailsConfig(), None
+    if files.config is not None and (config_doc := _read(files.config, problems)) is not None:
+        normalize_config(config_doc, notes)
+        project_config = _validate(ProjectConfig, config_doc, problems) or project_config
+    if files.guardrails is not None and (doc := _read(files.guardrails, problems)) is not None:
+        guardrails = _validate(GuardrailsConfig, doc, problems) or guardrails
+
+    for file in files.domain:
         doc = _read(file, problems)
-        if doc is None:
+        if doc is not None:
+            normalize_domain(doc, notes)
+        parsed_domain = _validate(Domain, doc, problems) if doc else None
+        if doc is None or parsed_domain is None:
+            parts.domain_failed = True
             continue
-        if name == "config.yml":
-            config = _validate(ProjectConfig, doc, problems) or config
-        elif name == "domain.yml":
-            domain = _validate(Domain, doc, problems)
-        else:
-            guardrails = _validate(GuardrailsConfig, doc, problems) or guardrails
+        parts.domains.append(DomainPart(doc, parsed_domain))
 
-    nlu = NLUData()
-    for file in _files(root / "nlu"):
-        doc = _read(file, problems)
-        parsed = _validate(NLUFile, doc, problems) if doc else None
-        if doc is None or parsed is None:
-            continue
-        for index, item in enumerate(parsed.nlu):
-            try:
-                add_item(nlu, item)
-            except (ValueError, re.error, KeyError) as exc:
-                problems.append(doc.problem(("nlu", index, "examples"), str(exc)))
+    for file in files.nlu:
+        if (doc := _read(file, problems)) is not None:
+            _add_nlu(doc, parts, notes, problems)
+    for file in files.flows:
+        if (doc := _read(file, problems)) is not None:
+            _add_flows(doc, parts, notes, problems)
+    for file in files.data:
+        _add_data(file, parts, notes, problems)
 
-    flows: dict[str, Flow] = {}
-    flow_docs: dict[str, YamlDoc] = {}
-    for file in _files(root / "flows"):
-        doc = _read(file, problems)
-        parsed_flows = _validate(FlowsFile, doc, problems) if doc else None
-        if doc is None or parsed_flows is None:
-            continue
-        for flow_id, flow in parsed_flows.flows.items():
-            if flow_id in flows:
-                problems.append(doc.problem(("flows", flow_id), f"flow id also defined in {flow_docs[flow_id].path}"))
-            flows[flow_id] = flow
-            flow_docs[flow_id] = doc
+    knowledge_path: Path | None = None
+    if files.endpoints is not None and (doc := _read(files.endpoints, problems)) is not None:
+        before = len(problems)
+        substitute_env(doc, environment.variables() if env is None else env, problems)
+        parsed_endpoints = _validate(EndpointsFile, doc, problems) if len(problems) == before else None
+        if parsed_endpoints is not None:
+            group = llm_model_group(config_doc) if config_doc is not None else None
+            applied = apply_endpoints(doc, parsed_endpoints, project_config, group, config_doc, root, notes,
+                                      problems)
+            project_config, knowledge_path = applied.config, applied.knowledge_path
+    for file in files.unread:
+        notes.add_file(file.name, file, "not read: Careline's channels are configured in config.yml (widget, "
+                                        "voice, channels) and its connectors")
 
-    if domain is not None:
-        for flow_id, flow in flows.items():
-            problems.extend(_check_flow(flow_id, flow, flows, domain, nlu, flow_docs[flow_id]))
-    elif not any(p.path.name == "domain.yml" for p in problems):
-        problems.append(ConfigProblem(root / "domain.yml", None, None, "domain could not be loaded"))
+    merged = None
+    if parts.domains and not parts.domain_failed:
+        merged = merge_domains(parts.domains, problems)
+        for flow_id, flow in parts.flows.items():
+            problems.extend(_check_flow(flow_id, flow, parts.flows, merged, parts.nlu, parts.flow_docs[flow_id]))
+    elif files.domain and not any(p.path in files.domain for p in problems):
+        problems.append(ConfigProblem(files.domain_source or root / "domain.yml", None, None,
+                                      "domain could not be loaded"))
 
+    warnings = notes.emit()
     if problems:
         raise ConfigError(problems)
-    assert domain is not None
-    return Project(root, config, domain, flows, nlu, guardrails, fingerprint(root))
+    assert merged is not None
+    return Project(root, project_config, merged, parts.flows, parts.nlu, guardrails,
+                   fingerprint(root, files.all()), warnings, knowledge_path)
+
+
+def _path(value: Path | str | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+def _add_nlu(doc: YamlDoc, parts: _Parts, notes: Warnings, problems: list[ConfigProblem]) -> None:
+    normalize_nlu(doc, notes)
+    parsed = _validate(NLUFile, doc, problems)
+    if parsed is None:
+        return
+    for index, item in enumerate(parsed.nlu):
+        try:
+            add_item(parts.nlu, item)
+        except (ValueError, re.error, KeyError) as exc:
+            problems.append(doc.problem(("nlu", index, "examples"), str(exc)))
+
+
+def _add_flows(doc: YamlDoc, parts: _Parts, notes: Warnings, problems: list[ConfigProblem]) -> None:
+    normalize_flows(doc, set(Flow.model_fields) | {f.alias for f in Flow.model_fields.values() if f.alias}, notes)
+    parsed = _validate(FlowsFile, doc, problems)
+    if parsed is None:
+        return
+    for flow_id, flow in parsed.flows.items():
+        if flow_id in parts.flows:
+            first = parts.flow_docs[flow_id]
+            where = f"{first.path}:{first.line_of(('flows', flow_id))}"
+            problems.append(doc.problem(("flows", flow_id), f"flow id also defined at {where}"))
+            continue
+        parts.flows[flow_id] = flow
+        parts.flow_docs[flow_id] = doc
+
+
+def _section(doc: YamlDoc, *keys: str) -> YamlDoc:
+    """``doc`` narrowed to ``keys`` (the lines stay those of the whole file)."""
+    return YamlDoc(doc.path, {k: doc.data[k] for k in keys if k in doc.data}, doc.lines)
+
+
+def _add_data(file: Path, parts: _Parts, notes: Warnings, problems: list[ConfigProblem]) -> None:
+    """A Rasa data file: its top-level keys say what it holds (a file may hold several kinds)."""
+    doc = _read(file, problems)
+    if doc is None or not doc.data:
+        return
+    if E2E_KEYS & set(doc.data) and not set(DATA_KEYS[1:]) & set(doc.data):
+        notes.add_file("e2e_tests_in_data", file, "an end-to-end test file in the data: not training data; run it "
+                                                  "with careline eval")
+        return
+    for key in doc.data:
+        if key not in DATA_KEYS:
+            problems.append(doc.problem((key,), f"unknown key (a data file holds {', '.join(DATA_KEYS)})"))
+    check_version(doc, notes)
+    if "nlu" in doc.data:
+        _add_nlu(_section(doc, "nlu"), parts, notes, problems)
+    if "flows" in doc.data:
+        _add_flows(_section(doc, "flows"), parts, notes, problems)
+    if "responses" in doc.data:
+        section = _section(doc, "responses")
+        if isinstance(section.data["responses"], dict):
+            normalize_responses(section, section.data["responses"], ("responses",), notes)
+        responses = _validate(Domain, section, problems)
+        if responses is None:
+            parts.domain_failed = True
+        else:
+            parts.domains.append(DomainPart(section, responses))
+    for key in ("rules", "stories"):
+        if key in doc.data and not isinstance(doc.data[key], list):
+            problems.append(doc.problem((key,), f"{key} must be a list"))
+    note_rules_and_stories(doc, notes)
 
 
 def _check_flow(
@@ -196,7 +319,7 @@ def _check_step(
     if step.collect is not None:
         if step.collect not in domain.slots:
             out.append(doc.problem((*loc, "collect"), f"unknown slot '{step.collect}' (declare it in domain.yml)"))
-        ask = step.utter or f"utter_ask_{step.collect}"
+        ask = step.question
         if ask not in domain.responses:
             out.append(doc.problem((*loc, "collect"), f"no response '{ask}' to ask for the slot"))
         for index, rejection in enumerate(step.rejections):

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.handoff.config import HandoffConfig
+from bot.infra.llm import LLMConfig
 from bot.knowledge.config import KnowledgeConfig
-from bot.llm import LLMConfig
 from bot.project.channels import Strict as _Strict
 from bot.project.channels import VoiceConfig, WidgetConfig
 
@@ -175,16 +175,26 @@ class ButtonSpec(_Strict):
 class ResponseVariant(_Strict):
     """One variant of a response; ``{slot}`` placeholders are filled from slots."""
 
-    text: str
-    """What the bot says."""
+    text: str = ""
+    """What the bot says (a variant may instead have only ``image`` or ``custom``, as in Rasa)."""
     buttons: list[ButtonSpec] = Field(default_factory=list)
     """Quick replies."""
+    image: str | None = None
+    """URL of an image (Rasa's ``image:``); kept for the channels, which send text and buttons today."""
+    custom: dict[str, Any] | None = None
+    """Channel-specific JSON (Rasa's ``custom:``); kept for the channels, which send text and buttons today."""
     channel: str | None = None
     """Use this variant only on this channel (``web``, ``voice``...)."""
     condition: list[dict[str, Any]] | None = None
     """Rasa-style conditions on slots."""
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Free-form data passed to the channel."""
+
+    @model_validator(mode="after")
+    def _says_something(self) -> ResponseVariant:
+        if not self.text and self.image is None and self.custom is None:
+            raise PydanticCustomError("empty_response", "a response variant needs text, image or custom")
+        return self
 
 
 SlotType = Literal["text", "bool", "float", "categorical", "any", "list"]

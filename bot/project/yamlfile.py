@@ -10,7 +10,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from bot.errors import ConfigError, ConfigProblem
+from bot.kernel.errors import ConfigError, ConfigProblem
 
 Loc = tuple[str | int, ...]
 
