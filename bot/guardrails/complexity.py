@@ -2,17 +2,22 @@
 several requests in one message, very long messages, the same question again.
 
 Understanding of the current message comes after the guards, so the confidence signals read the
-previous turns' parses (stored on their user events).
+previous turns' parses (stored on their user events). An answer to the bot's own question (a flow's
+``collect`` step: the bot asked with ``utter_ask_<slot>`` or any other question, or a slot was set from the
+answer) is not an intent to understand: "Thursday" or "10042" has a low intent confidence because it is a slot
+value, so such turns are no evidence either way in the not-understood streak.
+
+A rule detector: counts of turns and clauses against the thresholds of ``complexity`` in ``guardrails.yml``.
 """
 
 from __future__ import annotations
 
 import re
 
-from bot.conversation import ConversationState
-from bot.events import BotUttered, UserUttered
 from bot.guardrails.base import Detector, Signal
 from bot.guardrails.encoding import SharedVectors
+from bot.kernel.conversation import ConversationState
+from bot.kernel.events import BotUttered, Event, SlotSet, UserUttered
 from bot.project.schema import ComplexityConfig
 
 #: Responses that mean "the bot did not manage".
@@ -36,6 +41,7 @@ class detect_complexity(Detector):  # noqa: N801 - detectors get verb names (STY
     ``repeated_question`` (each scored 0..1)."""
 
     name = "complexity"
+    kind = "rule"
 
     def __init__(self, config: ComplexityConfig, vectors: SharedVectors | None = None) -> None:
         self.config = config
@@ -45,7 +51,8 @@ class detect_complexity(Detector):  # noqa: N801 - detectors get verb names (STY
         signals: list[Signal] = []
         earlier = [e for e in state.events
                    if isinstance(e, UserUttered) and not e.for_agent and e is not state.latest_user]
-        signals += self._low_confidence(earlier)
+        answers = slot_answers(state.events)
+        signals += self._low_confidence([e for e in earlier if id(e) not in answers])
         signals += self._fallbacks(state)
         requests = count_requests(text)
         if requests >= 2:
@@ -95,6 +102,30 @@ class detect_complexity(Detector):  # noqa: N801 - detectors get verb names (STY
         if not same:
             return []
         return [Signal(self.name, "repeated_question", min(1.0, 0.4 + 0.2 * len(same)), same[-1])]
+
+
+def slot_answers(events: list[Event]) -> set[int]:
+    """``id()`` of the customer messages that answered the bot's own question: the bot's last message before it
+    asked for a slot (``utter_ask_*``) or was a question (not a fallback), or a slot was set before the next
+    customer message."""
+    answers: set[int] = set()
+    asked = False
+    pending: UserUttered | None = None
+    for event in events:
+        if isinstance(event, UserUttered):
+            if event.for_agent:
+                continue
+            pending = event
+            if asked:
+                answers.add(id(event))
+            asked = False
+        elif isinstance(event, BotUttered):
+            response = event.response or ""
+            asked = response.startswith("utter_ask_") or (
+                response not in FALLBACK_RESPONSES and event.text.rstrip().endswith("?"))
+        elif isinstance(event, SlotSet) and pending is not None:
+            answers.add(id(pending))
+    return answers
 
 
 def _normal(text: str) -> str:

@@ -3,19 +3,31 @@
 Each signal category has a :class:`~bot.project.schema.PolicyRule` of thresholds; a signal earns the
 strongest action whose threshold its score reaches (escalate > block > offer_human). Among the earned
 actions the strongest wins, then the escalation reason with the higher priority, then the score.
-Safety categories (self-harm, danger) always escalate with reason ``safety`` and the safety message,
-whatever the rules say. An offer the customer ignored escalates when the same category fires again
-within two turns.
+Safety categories (self-harm, danger) always escalate with reason ``safety`` (top queue priority) and a
+message the escalate stage says instead of its default handoff line: emergency-services advice first for
+``danger`` (a medical emergency, fire, gas, violence: :data:`EMERGENCY_MESSAGE`), the configured
+``safety_message`` (emergency services and Samaritans) for self-harm, whatever the rules say. An offer
+the customer ignored escalates when the same category fires again within two turns.
 """
 
 from __future__ import annotations
 
-from bot.conversation import ConversationState
-from bot.events import GuardrailTriggered, UserUttered
 from bot.guardrails.base import Action, Decision, Policy, Signal
 from bot.guardrails.taxonomy import FAMILIES
+from bot.kernel.conversation import ConversationState
+from bot.kernel.events import GuardrailTriggered, UserUttered
+from bot.pipeline.turn import priority_of
 from bot.project.schema import PolicyConfig, PolicyRule, RegulatedCategory, default_policy_rules
-from bot.turn import priority_of
+
+#: What a customer in immediate danger hears first (before being queued at top priority).
+EMERGENCY_MESSAGE = (
+    "If someone is in danger or this is a medical emergency (chest pain, someone collapsed or not breathing, "
+    "a fire or a smell of gas), call the emergency services now on 999 (or 112; 911 in the US). For gas, leave "
+    "the building and call the gas emergency line (0800 111 999 in Great Britain). "
+    "I'm also passing you to a member of our team straight away."
+)
+#: The schema's default ``safety_message``: a project that keeps it gets the emergency message for ``danger``.
+_DEFAULT_SAFETY_MESSAGE = PolicyConfig().safety_message
 
 STRENGTH = {Action.CONTINUE: 0, Action.OFFER_HUMAN: 1, Action.BLOCK: 2, Action.ESCALATE: 3}
 
@@ -57,6 +69,13 @@ class ConfiguredPolicy(Policy):
             return "safety" if self.categories[category].safety else "regulated"
         return FAMILIES.get(category, "complex")
 
+    def safety_message(self, category: str) -> str:
+        """What to say first for a safety ``category``: emergency advice for ``danger`` unless the project wrote
+        its own ``safety_message``, else the configured safety message."""
+        if category == "danger" and self.config.safety_message == _DEFAULT_SAFETY_MESSAGE:
+            return EMERGENCY_MESSAGE
+        return self.config.safety_message
+
     def decide(self, signals: list[Signal], state: ConversationState) -> Decision:
         candidates: list[tuple[Action, str, Signal, PolicyRule]] = []
         for signal in signals:
@@ -82,7 +101,7 @@ class ConfiguredPolicy(Policy):
         others = tuple(s for _, _, s, _ in candidates[1:])
         if reason == "safety" and top.category in self.categories:
             return Decision(Action.ESCALATE, top.category, "safety", (top, *others), team,
-                            self.config.safety_message)
+                            self.safety_message(top.category))
         if action is Action.OFFER_HUMAN and self.config.escalate_after_offer and offered_recently(state, top.category):
             return Decision(Action.ESCALATE, top.category, reason, (top, *others), team)
         return Decision(action, top.category, reason, (top, *others), team)

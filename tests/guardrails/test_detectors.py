@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation import ConversationState
 from bot.guardrails.base import Detector, Signal
 from bot.guardrails.policy import ConfiguredPolicy, lowest_threshold
-from bot.guardrails.safety import luhn_valid, mask_pii_text
+from bot.kernel.conversation import ConversationState
+from bot.kernel.masking import luhn_valid, mask_text
 from tests.guardrails.conftest import conversation
 
 ORDINARY = [
@@ -96,7 +96,7 @@ async def test_pii_is_found_and_masked(detectors: dict[str, Detector]) -> None:
     text = "my card 4111 1111 1111 1111 and email ann@example.com"
     (signal,) = await detect(detectors["pii"], text)
     assert set(signal.evidence.split(",")) >= {"card", "email"} and signal.score == 1.0
-    masked = mask_pii_text(text + " IBAN GB82 WEST 1234 5698 7654 32")
+    masked = mask_text(text + " IBAN GB82 WEST 1234 5698 7654 32")
     assert "4111" not in masked and "ann@" not in masked and "GB82" not in masked
     assert await detect(detectors["pii"], "order 10042 please") == []
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
@@ -122,6 +122,16 @@ async def test_complexity_signals(detectors: dict[str, Detector], policy: Config
     assert "long_message" in fired(await detect(detector, "word " * 200), policy)
     again = conversation("when will my sofa be delivered", "When will my sofa be delivered?")
     assert "repeated_question" in fired(await detect(detector, "When will my sofa be delivered?", again), policy)
+
+
+async def test_answers_to_the_bots_questions_are_not_a_not_understood_streak(
+        detectors: dict[str, Detector], policy: ConfiguredPolicy) -> None:
+    """Slot answers ("10042", "Thursday") have a low intent confidence; after the bot asked, they do not count."""
+    detector = detectors["complexity"]
+    answers = conversation(("10042", {"confidence": 0.2, "intent": "out_of_scope"}),
+                           ("ann@example.com", {"confidence": 0.1, "intent": "out_of_scope"}),
+                           ("Thursday", {"confidence": 0.2, "intent": "out_of_scope"}), bot="utter_ask_order_id")
+    assert "low_confidence" not in fired(await detect(detector, "Thursday", answers), policy)
 
 
 @pytest.mark.parametrize("text", ORDINARY)

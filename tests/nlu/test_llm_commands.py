@@ -17,17 +17,17 @@ import structlog
 from ruamel.yaml import YAML
 from structlog.testing import capture_logs
 
-from bot.engine import Engine
-from bot.errors import ConfigError
-from bot.llm import LLMConfig
-from bot.messages import UserMessage
+from bot.app.runtime import default_stages
+from bot.infra.llm import LLMConfig
+from bot.infra.settings import DEMO_PROJECT
+from bot.kernel.errors import ConfigError
+from bot.kernel.messages import UserMessage
 from bot.nlu.base import OUT_OF_SCOPE
 from bot.nlu.llm_commands import Catalog, with_llm_commands
 from bot.nlu.understander import Understander
+from bot.pipeline.engine import Engine
 from bot.project import Project, load_project
 from bot.project.schema import LLMMode, NLUConfig, ProjectConfig
-from bot.runtime import default_stages
-from bot.settings import DEMO_PROJECT
 from bot.storage import ConversationStore, open_database
 from bot.testing.llm_server import Fail, ScriptedLLM
 
@@ -256,8 +256,8 @@ async def test_a_slot_value_from_the_model_answers_the_open_question(
 
 async def test_a_human_handoff_command_escalates(
         demo_project: Project, understander: Understander, llm: ScriptedLLM, ask: Make, tmp_path: Path) -> None:
-    """A request for a person no configured phrase catches is handed off with reason ``requested``."""
-    text = "I'd like to speak with somebody from staff"
+    """A request for a person the human-request detector does not catch is handed off with reason ``requested``."""
+    text = "I'd rather deal with a fellow carbon-based life form"
     assert understander.understand(text).intent == OUT_OF_SCOPE
     llm.script(commands({"command": "human_handoff"}))
     fallback = ask("fallback")
