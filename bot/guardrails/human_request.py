@@ -39,7 +39,7 @@ _PLAIN_BEFORE = frozenset((
     "get", "speak", "talk", "chat", "customer", "service", "services", "support", "care", "available", "proper",
     "another", "other", "different", "complaints", "billing", "refunds", "sales", "of", "in", "from", "that",
     "this", "someone", "somebody", "there", "is", "are", "for", "be", "i", "yes", "ok", "okay", "just", "now",
-    "actually", "", "senior", "duty",
+    "actually", "", "senior", "duty", "uh", "um", "uhm", "er", "erm", "ah", "hmm",
 ))
 
 #: A clause is negated when one of these comes before the request in it.
@@ -52,6 +52,8 @@ _TRANSFER = r"(?:transfer|put|pass|hand|connect|escalate|forward|send)"
 _WANT = r"(?:want|wanna|need|like|prefer|demand|rather|get|give|have|find|request|ask for)"
 _CONTACT = r"(?:call|ring|phone|contact|email|message|look at|look into|review|check|sort|help|explain|deal with)"
 _TOKEN = re.compile(r"[a-z']+")
+SPOKEN_ALONE_WORDS = 3
+"""On a call, an utterance of at most this many words that holds a person word asks for a person."""
 
 
 def _typo_forms(word: str) -> str:
@@ -132,7 +134,17 @@ class detect_human_request(Detector):  # noqa: N801 - detectors get verb names (
         if stripped == "/human" or (channel == "voice" and stripped == self._dtmf):
             return [Signal(self.name, "requested", 1.0, stripped)]
         clause = self.requested(text)
+        if clause is None and channel == "voice":
+            clause = self.spoken_alone(stripped)
         return [Signal(self.name, "requested", 0.9, clause)] if clause is not None else []
+
+    def spoken_alone(self, text: str) -> str | None:
+        """On a call, a short utterance that is a person word among noise ("i uh agent": speech recognition of
+        one word often adds a syllable or two), neither negated nor in another sense; else ``None``."""
+        if len(_TOKEN.findall(text.lower())) > SPOKEN_ALONE_WORDS or _NEGATION.search(text):
+            return None
+        person = self._person.search(text)
+        return text if person is not None and self._sense_ok(text, person) else None
 
 
 class EscalateOnRequest(Policy):

@@ -53,8 +53,11 @@ async def test_detector_reaches_its_floor_on_independent_phrasings(
     "no, I don't need a person, just the tracking link",
     "I spoke to a human yesterday and they said it was sorted",
     "uh agent",
+    "i uh agent",
+    "not an agent",
+    "my agent",
 ])
 async def test_hard_cases_of_asking_for_a_person(detectors: dict[str, Detector], text: str) -> None:
     """The same word in another sense or negated is no request; a spoken filler before "agent" is one."""
     signals = await detectors["human_request"].detect(text, derive("c", []), "voice")
-    assert bool(signals) is (text == "uh agent")
+    assert bool(signals) is (text in ("uh agent", "i uh agent"))
