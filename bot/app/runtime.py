@@ -11,7 +11,7 @@ from bot.guardrails.wiring import Guardrails, open_guardrails
 from bot.handoff.service import HandoffService, handoff_stages, make_desk
 from bot.infra.bus import EventBus, RedisEventBus
 from bot.infra.cache import cache_dir
-from bot.infra.embeddings import Embedder, shared_embedder
+from bot.infra.embeddings import Embedder, Encoder, ServingEncoder, shared_embedder
 from bot.infra.locks import make_locks
 from bot.infra.logs import get_logger
 from bot.infra.settings import Settings
@@ -59,6 +59,8 @@ class Runtime:
     """The business systems the flows' actions call (closed with the runtime)."""
     understander: Understander | None = None
     """Intents and entities (its LLM client, if any, is closed with the runtime)."""
+    encoder: ServingEncoder | None = None
+    """The one encoder of every stage (guards, understanding, knowledge)."""
 
     async def close(self) -> None:
         if self.ops is not None:
@@ -72,10 +74,21 @@ class Runtime:
         await self.database.close()
 
 
-def train_understander(project: Project, embedder: Embedder, *, onnx: bool = True) -> Understander:
-    """Train (or load from cache) the intent classifier for ``project``; serve it through the int8 ONNX
-    export of the encoder when ``onnx`` (falling back to sentence-transformers if the export fails). The LLM
-    command generator is attached when ``nlu.llm_commands`` asks for it."""
+def serving_encoder(project: Project, embedder: Embedder) -> ServingEncoder:
+    """The encoder every stage of a turn uses: the int8 ONNX export of ``embedder``'s model (exported once into
+    the project's cache), memoized per text; ``embedder`` itself (torch) only when the export fails."""
+    from bot.nlu.training import onnx_encoder_for
+
+    onnx = onnx_encoder_for(embedder.model_path, cache_dir(project.path, "nlu"))
+    return ServingEncoder(onnx if onnx is not None else embedder)
+
+
+def train_understander(project: Project, embedder: Embedder, *, serving: Encoder | None = None,
+                       onnx: bool = True) -> Understander:
+    """Train (or load from cache) the intent classifier for ``project`` on ``embedder``'s vectors; serve it
+    through ``serving`` when given, else (when ``onnx``) through the int8 ONNX export of the encoder (falling
+    back to sentence-transformers if the export fails). The LLM command generator is attached when
+    ``nlu.llm_commands`` asks for it."""
     from bot.nlu.entities import warm_up
     from bot.nlu.training import onnx_encoder_for
 
@@ -85,10 +98,9 @@ def train_understander(project: Project, embedder: Embedder, *, onnx: bool = Tru
         embedder, [e.text for e in examples], [e.intent for e in examples], cache=cache,
         lexical_weight=project.config.nlu.lexical_weight,
     )
-    if onnx:
-        encoder = onnx_encoder_for(embedder.model_path, cache)
-        if encoder is not None:
-            classifier = classifier.with_encoder(encoder)
+    encoder = serving if serving is not None else onnx_encoder_for(embedder.model_path, cache) if onnx else None
+    if encoder is not None:
+        classifier = classifier.with_encoder(encoder)
     warm_up()
     extractors = [regex_extractor(entity, patterns) for entity, patterns in project.nlu.regexes.items()]
     understander = Understander(classifier, threshold=project.config.nlu.threshold, extractors=extractors,
@@ -100,7 +112,7 @@ KNOWLEDGE_PACKAGES = {"faiss": "faiss-cpu"}
 """The third-party modules the knowledge base imports when it opens, and the package that installs each."""
 
 
-def open_knowledge(project: Project, embedder: Embedder) -> KnowledgeAnswerer | None:
+def open_knowledge(project: Project, embedder: Encoder) -> KnowledgeAnswerer | None:
     """The project's knowledge base, or ``None`` when it has no documents or knowledge is off.
 
     When a module in :data:`KNOWLEDGE_PACKAGES` is missing, the bot runs without knowledge and logs
@@ -160,12 +172,13 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     database = await open_database(settings.database_url or default_database_url(project))
     store = ConversationStore(database)
     await store.setup()
-    understander = train_understander(project, embedder)
-    knowledge = open_knowledge(project, embedder)
+    serving = serving_encoder(project, embedder)
+    understander = train_understander(project, embedder, serving=serving)
+    knowledge = open_knowledge(project, serving)
     bus = RedisEventBus(settings.redis_url) if settings.redis_url else EventBus()
     await bus.start()
     desk = make_desk(project, database)
-    guardrails = await open_guardrails(project, embedder)
+    guardrails = await open_guardrails(project, serving)
     ops = await open_ops(project, database, redis_url=settings.redis_url)
     engine = Engine(project, store, default_stages(project, understander, knowledge, guardrails=guardrails, ops=ops,
                                                    backend=backend),
@@ -178,4 +191,4 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     handoff = HandoffService(engine, database, project.config.handoff)
     await handoff.setup()
     return Runtime(settings, project, database, engine, handoff=handoff, guardrails=guardrails, ops=ops,
-                   backend=backend, understander=understander)
+                   backend=backend, understander=understander, encoder=serving)

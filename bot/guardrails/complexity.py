@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from bot.guardrails.base import Detector, Signal
-from bot.guardrails.encoding import SharedVectors
+from bot.infra.embeddings import ServingEncoder
 from bot.kernel.conversation import ConversationState
 from bot.kernel.events import BotUttered, Event, SlotSet, UserUttered
 from bot.project.schema import ComplexityConfig
@@ -43,7 +43,7 @@ class detect_complexity(Detector):  # noqa: N801 - detectors get verb names (STY
     name = "complexity"
     kind = "rule"
 
-    def __init__(self, config: ComplexityConfig, vectors: SharedVectors | None = None) -> None:
+    def __init__(self, config: ComplexityConfig, vectors: ServingEncoder | None = None) -> None:
         self.config = config
         self.vectors = vectors
 
@@ -95,7 +95,7 @@ class detect_complexity(Detector):  # noqa: N801 - detectors get verb names (STY
         normalized = _normal(text)
         same = [old for old in previous if _normal(old) == normalized]
         if self.vectors is not None:
-            vectors = await self.vectors.vectors([text, *previous])
+            vectors = await self.vectors.aencode([text, *previous])
             similarities = vectors[1:] @ vectors[0]
             same += [old for old, sim in zip(previous, similarities, strict=True)
                      if sim >= self.config.repeat_similarity and old not in same]

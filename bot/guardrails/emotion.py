@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from bot.guardrails.base import Detector, Signal
-from bot.guardrails.encoding import SharedVectors
 from bot.guardrails.regulated import keyword_pattern
+from bot.infra.embeddings import ServingEncoder
 from bot.kernel.conversation import ConversationState
 from bot.kernel.errors import ConfigError, ConfigProblem
 from bot.kernel.events import UserUttered
@@ -94,7 +94,7 @@ class detect_emotion(Detector):  # noqa: N801 - detectors get verb names (STYLE.
 
     name = "emotion"
 
-    def __init__(self, head: EmotionHead, vectors: SharedVectors, config: EmotionConfig) -> None:
+    def __init__(self, head: EmotionHead, vectors: ServingEncoder, config: EmotionConfig) -> None:
         self.head = head
         self.vectors = vectors
         self.config = config
@@ -116,7 +116,7 @@ class detect_emotion(Detector):  # noqa: N801 - detectors get verb names (STYLE.
         earlier = [e.text for e in state.events if isinstance(e, UserUttered) and not e.for_agent
                    and e is not state.latest_user and not e.text.startswith("/")]
         texts = [*earlier[-(self.config.trend_turns - 1):], text]
-        per_text = self._score(texts, await self.vectors.vectors(texts))
+        per_text = self._score(texts, await self.vectors.aencode(texts))
         current = per_text[-1]
         signals = [Signal(self.name, label, score, evidence) for label, (score, evidence) in current.items()
                    if score >= 0.3]

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.guardrails.base import Detector, Signal
-from bot.guardrails.encoding import SharedVectors
+from bot.infra.embeddings import ServingEncoder
 from bot.kernel.conversation import ConversationState
 from bot.project.schema import RegulatedCategory
 
@@ -95,7 +95,7 @@ class detect_regulated_topic(Detector):  # noqa: N801 - detectors get verb names
     name = "regulated_topic"
     kind = "both"
 
-    def __init__(self, categories: dict[str, RegulatedCategory], vectors: SharedVectors, *,
+    def __init__(self, categories: dict[str, RegulatedCategory], vectors: ServingEncoder, *,
                  ordinary: Sequence[str] = ORDINARY, floor: float = 0.45) -> None:
         self.categories = categories
         self.vectors = vectors
@@ -115,12 +115,13 @@ class detect_regulated_topic(Detector):  # noqa: N801 - detectors get verb names
         """Embed the examples now (start-up) rather than at the first message; ``cache`` keeps them on disk."""
         if self._matrix is not None or not self._texts:
             return
-        key = hashlib.sha256(json.dumps([self.vectors.encoder.dimension, self._texts]).encode()).hexdigest()[:20]
+        key = hashlib.sha256(json.dumps([self.vectors.model_path.name, self.vectors.dimension, self._texts]).encode()
+                             ).hexdigest()[:20]
         file = cache / f"regulated-{key}.npy" if cache is not None else None
         if file is not None and file.exists():
             self._matrix = np.load(file)
             return
-        self._matrix = await self.vectors.vectors(self._texts)
+        self._matrix = await self.vectors.aencode(self._texts)
         if file is not None:
             np.save(file, self._matrix)
 
@@ -147,7 +148,7 @@ class detect_regulated_topic(Detector):  # noqa: N801 - detectors get verb names
             if not negated:
                 self._similar(await self.vectors.vector(text), scores)
             else:  # safety categories read the whole message, the others only what it affirms
-                vectors = await self.vectors.vectors([text, affirmed] if affirmed else [text])
+                vectors = await self.vectors.aencode([text, affirmed] if affirmed else [text])
                 self._similar(vectors[0], scores, only_safety=True)
                 if affirmed:
                     self._similar(vectors[1], scores, skip_safety=True)

@@ -8,21 +8,21 @@ from dataclasses import dataclass
 from bot.guardrails.base import Detector, Policy
 from bot.guardrails.complexity import detect_complexity
 from bot.guardrails.emotion import detect_emotion, load_head
-from bot.guardrails.encoding import SharedVectors
 from bot.guardrails.human_request import detect_human_request
 from bot.guardrails.policy import ConfiguredPolicy
 from bot.guardrails.regulated import ORDINARY, detect_regulated_topic
 from bot.guardrails.safety import detect_other_customer_data, detect_pii, detect_prompt_injection
 from bot.guardrails.taxonomy import taxonomy
 from bot.infra.cache import cache_dir
-from bot.nlu.base import Encoder
+from bot.infra.embeddings import Encoder, ServingEncoder
 from bot.project import Project
 
 
 def build_detectors(project: Project, encoder: Encoder) -> list[Detector]:
-    """The project's detectors, in the order they run (cheap pattern detectors first)."""
+    """The project's detectors, in the order they run (cheap pattern detectors first); the embedding detectors
+    share ``encoder`` (wrapped in a :class:`ServingEncoder` unless it is one, so a message is encoded once)."""
     config = project.guardrails
-    vectors = SharedVectors(encoder)
+    vectors = encoder if isinstance(encoder, ServingEncoder) else ServingEncoder(encoder)
     detectors: list[Detector] = [
         detect_human_request(config.human_request),
         detect_prompt_injection(config.safety.injection_patterns),

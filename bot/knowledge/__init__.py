@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.infra.cache import cache_dir
-from bot.infra.embeddings import Embedder
+from bot.infra.embeddings import Encoder
 from bot.infra.llm import LLMConfig
 from bot.infra.logs import get_logger
 from bot.kernel.errors import ProviderError
@@ -45,7 +45,7 @@ def default_index_dir(project_dir: Path) -> Path:
 class KnowledgeBase:
     """One project's documents, indexed, searchable and answerable."""
 
-    def __init__(self, retriever: Retriever, config: KnowledgeConfig, embedder: Embedder,
+    def __init__(self, retriever: Retriever, config: KnowledgeConfig, embedder: Encoder,
                  llm: LLMAnswerer | None, report: IngestReport) -> None:
         self.retriever = retriever
         self.config = config
@@ -56,7 +56,7 @@ class KnowledgeBase:
         self.selector = AnswerSelector(embedder, retriever.vocabulary)
 
     @classmethod
-    def open(cls, project_dir: Path, config: KnowledgeConfig, *, embedder: Embedder, llm: LLMConfig | None = None,
+    def open(cls, project_dir: Path, config: KnowledgeConfig, *, embedder: Encoder, llm: LLMConfig | None = None,
              index_dir: Path | None = None, knowledge_dir: Path | None = None,
              progress: Progress | None = None) -> KnowledgeBase:
         """Load the index of ``project_dir/knowledge`` (or ``knowledge_dir``), updating it first when stale.

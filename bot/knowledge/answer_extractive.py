@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from bot.infra.embeddings import Embedder
+from bot.infra.embeddings import Encoder
 from bot.knowledge.text import split_sentences, words
 from bot.knowledge.types import RetrievedChunk
 
@@ -70,7 +70,7 @@ def units_of(body: str) -> list[tuple[str, bool]]:
     return [(text, is_item) for text, is_item in units if text]
 
 
-async def extract(question: str, chunk: RetrievedChunk, embedder: Embedder, *, max_sentences: int) -> str:
+async def extract(question: str, chunk: RetrievedChunk, embedder: Encoder, *, max_sentences: int) -> str:
     """The answer text drawn from ``chunk`` (no citation appended)."""
     body = answer_body(chunk)
     units = units_of(body)

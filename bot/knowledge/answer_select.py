@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.infra.embeddings import Embedder
+from bot.infra.embeddings import Encoder
 from bot.knowledge.answer_extractive import answer_body, units_of
 from bot.knowledge.question import QuestionType, classify
 from bot.knowledge.text import words
@@ -84,7 +84,7 @@ class Selection:
 class AnswerSelector:
     """Score candidate answers from retrieved chunks and compose the reply text."""
 
-    def __init__(self, embedder: Embedder, vocabulary: Vocabulary, *, weights: np.ndarray = WEIGHTS,
+    def __init__(self, embedder: Encoder, vocabulary: Vocabulary, *, weights: np.ndarray = WEIGHTS,
                  gate_weights: np.ndarray = GATE_WEIGHTS, gate_bias: float = GATE_BIAS) -> None:
         self.embedder = embedder
         self.vocabulary = vocabulary

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.infra.embeddings import Embedder
+from bot.infra.embeddings import Encoder
 from bot.knowledge.text import cited_numbers, numbers, split_sentences, strip_citations
 
 _NEGATION = re.compile(r"\b(?:not|no|never|none|cannot|without)\b|n't\b", re.IGNORECASE)
@@ -59,7 +59,7 @@ def _citations(sentences: list[str], passages: int) -> list[tuple[int, ...]]:
     return result
 
 
-async def check_grounding(answer: str, passages: list[str], embedder: Embedder, *, threshold: float) -> Grounding:
+async def check_grounding(answer: str, passages: list[str], embedder: Encoder, *, threshold: float) -> Grounding:
     """Check ``answer`` against ``passages`` (numbered from 1 in the prompt)."""
     sentences = [s for s in split_sentences(answer) if strip_citations(s)]
     if not sentences:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.infra.embeddings import Embedder
+from bot.infra.embeddings import Encoder
 from bot.infra.logs import get_logger
 from bot.kernel.errors import ConfigError, ConfigProblem
 from bot.knowledge.chunking import chunk_document
@@ -100,7 +100,7 @@ def read_document(path: Path, root: Path, data: bytes, config: KnowledgeConfig) 
     return title, parsed.url, chunks
 
 
-def _expected_meta(embedder: Embedder, config: KnowledgeConfig) -> dict[str, str]:
+def _expected_meta(embedder: Encoder, config: KnowledgeConfig) -> dict[str, str]:
     return {"schema": "1", "parser": PARSER_VERSION, "model": embedder.model_path.name,
             "dimension": str(embedder.dimension), "max_chunk_chars": str(config.max_chunk_chars)}
 
@@ -113,7 +113,7 @@ def embed_texts(chunk: Chunk) -> list[str]:
     return texts
 
 
-def ingest(root: Path, index_dir: Path, embedder: Embedder, config: KnowledgeConfig, *,
+def ingest(root: Path, index_dir: Path, embedder: Encoder, config: KnowledgeConfig, *,
            progress: Progress | None = None) -> tuple[IngestReport, MetadataStore, VectorIndex]:
     """Bring the index in ``index_dir`` up to date with the documents under ``root``."""
     started = time.perf_counter()
@@ -191,7 +191,7 @@ def ingest(root: Path, index_dir: Path, embedder: Embedder, config: KnowledgeCon
     return report, store, index
 
 
-def _embed(embedder: Embedder, chunks: list[Chunk], progress: Progress | None) -> list[list[np.ndarray]]:
+def _embed(embedder: Encoder, chunks: list[Chunk], progress: Progress | None) -> list[list[np.ndarray]]:
     """Vectors per chunk (one, or two for FAQ chunks), embedded in batches."""
     texts: list[str] = []
     owners: list[int] = []

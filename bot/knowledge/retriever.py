@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.infra.embeddings import Embedder
+from bot.infra.embeddings import Encoder
 from bot.knowledge.config import KnowledgeConfig
 from bot.knowledge.index import VectorIndex
 from bot.knowledge.lexical import BM25, query_terms
@@ -37,7 +37,7 @@ FOLLOW_UP = re.compile(r"^\s*(?:and|also|so|what about|how about)\b|\b(?:it|its|
 class Retriever:
     """Search one loaded index; ``search`` is async (encoding and FAISS run in threads)."""
 
-    def __init__(self, chunks: Sequence[tuple[int, Chunk]], index: VectorIndex, embedder: Embedder,
+    def __init__(self, chunks: Sequence[tuple[int, Chunk]], index: VectorIndex, embedder: Encoder,
                  config: KnowledgeConfig) -> None:
         self.config = config
         self.embedder = embedder

@@ -10,15 +10,13 @@ from pathlib import Path
 
 from bot.infra.logs import get_logger
 from bot.kernel.errors import ConfigError
-from bot.nlu.base import Encoder
+from bot.nlu.onnx_encoder import OnnxEncoder, export_onnx
 
 log = get_logger(__name__)
 
 
-def onnx_encoder_for(model_dir: Path, cache: Path) -> Encoder | None:
+def onnx_encoder_for(model_dir: Path, cache: Path) -> OnnxEncoder | None:
     """The int8 ONNX encoder for ``model_dir`` (exported once), or ``None`` when export fails."""
-    from bot.nlu.onnx_encoder import OnnxEncoder, export_onnx
-
     try:
         path = export_onnx(model_dir, cache / "onnx")
         return OnnxEncoder(path, model_dir)

@@ -26,6 +26,7 @@ from bot.kernel.errors import ConcurrentWriteError, MessageTooLong, RateLimited,
 from bot.kernel.events import BotUttered, Event, UserUttered
 from bot.kernel.messages import BotMessage, UserMessage
 from bot.pipeline.stages import Escalate, Stage, closing_stages
+from bot.pipeline.states import StateCache
 from bot.pipeline.turn import CONTINUE, Escalation, StageResult, Turn, message_of
 from bot.project import Project
 from bot.storage import ConversationStore
@@ -63,6 +64,8 @@ class Engine:
         closing: Sequence[Stage] | None = None,
     ) -> None:
         self.project = project
+        self.states = StateCache()
+        """Derived states of recent conversations (see :mod:`bot.pipeline.states`)."""
         self.store = store
         self.stages = list(stages)
         """The answering chain: each runs until one returns ``ANSWERED`` or an escalation."""
@@ -75,6 +78,31 @@ class Engine:
         self.client_key = client_key
         self.turn_timeout = turn_timeout
         """Seconds a turn may take, waiting for the conversation's lock included; later, it is rolled back."""
+
+    @property
+    def store(self) -> ConversationStore:
+        """Where the events are kept (replacing it drops the cached states)."""
+        return self._store
+
+    @store.setter
+    def store(self, store: ConversationStore) -> None:
+        self._store = store
+        self.states.forget()
+
+    async def _current(self, conversation_id: str) -> ConversationState:
+        """The conversation's state as stored now (call under its lock): the cached state advanced by the events
+        stored since, or a full load when nothing is cached or the store holds fewer events than the cache."""
+        state = self.states.take(conversation_id)
+        if state is None:
+            return await self.store.load(conversation_id)
+        stored = await self.store.last_seq(conversation_id)
+        if stored < len(state.events):
+            log.warning("state_cache_ahead_of_store", cached=len(state.events), stored=stored)
+            return await self.store.load(conversation_id)
+        if stored > len(state.events):
+            for event in await self.store.events_after(conversation_id, len(state.events)):
+                state.apply(event)
+        return state
 
     def check(self, conversation_id: str, message: UserMessage) -> None:
         """Refuse bad input before anything is stored (raises :class:`RequestError`)."""
@@ -115,23 +143,30 @@ class Engine:
             attempt = 0
             while True:
                 attempt += 1
-                state = await self.store.load(conversation_id)
+                state = await self._current(conversation_id)
                 if message.message_id is not None:
                     answered = replies_to(state.events, message.message_id)
                     if answered is not None:
+                        self.states.keep(state)
                         return None, answered
                 seq = len(state.events)
                 turn = await self._run(state, message)
                 if lease is not None:
                     await lease.check()  # a holder whose lease ran out must not commit (fencing)
                 try:
-                    await self.store.append(conversation_id, turn.events, expected_seq=seq)
+                    stored = await self.store.append(conversation_id, turn.events, expected_seq=seq)
                 except ConcurrentWriteError:
                     if attempt == 2:
                         raise
                     log.warning("turn_retried_after_concurrent_write")
                     continue
+                self._keep(turn.state, stored)
                 return turn, turn.replies
+
+    def _keep(self, state: ConversationState, stored: int) -> None:
+        """Cache a committed state when it holds exactly the ``stored`` events."""
+        if len(state.events) == stored:
+            self.states.keep(state)
 
     def client_of(self, message: UserMessage) -> str | None:
         """The stored pseudonym of the message's source (``None`` without a source)."""
@@ -189,8 +224,12 @@ class Engine:
         """Seconds to wait when the conversation already had its messages of the last minute, else ``None``."""
         limit = self.project.config.limits.max_turns_per_minute
         now = time.time()
-        recent = [e.timestamp for e in reversed(state.events)
-                  if isinstance(e, UserUttered) and e.timestamp >= now - 60]
+        recent = []
+        for event in reversed(state.events):  # newest first; two minutes back is enough even with skewed clocks
+            if event.timestamp < now - 120:
+                break
+            if isinstance(event, UserUttered) and event.timestamp >= now - 60:
+                recent.append(event.timestamp)
         if len(recent) < limit:
             return None
         return max(1.0, round(recent[limit - 1] + 60 - now, 1))
@@ -220,14 +259,16 @@ class Engine:
         current state and returns the events to append (it may raise to refuse); they are stored, applied,
         published and shown to the observers (metrics). Returns the new state and the events."""
         async with self.locks.hold(conversation_id) as lease:
-            state = await self.store.load(conversation_id)
+            state = await self._current(conversation_id)
             events = tuple(build(state))
             if lease is not None:
                 await lease.check()
+            stored = len(state.events)
             if events:
-                await self.store.append(conversation_id, events, expected_seq=len(state.events))
+                stored = await self.store.append(conversation_id, events, expected_seq=len(state.events))
             for event in events:
                 state.apply(event)
+            self._keep(state, stored)
         if events:
             self.bus.publish(conversation_id, events)
             self._observe(conversation_id, events, None)

@@ -118,6 +118,19 @@ class ConversationStore:
         )
         return derive(conversation_id, [_event(r) for r in rows])
 
+    async def last_seq(self, conversation_id: str) -> int:
+        """The sequence number of the conversation's last stored event (0 for a new id)."""
+        row = await self.db.fetchrow("SELECT last_seq FROM conversations WHERE conversation_id = ?", conversation_id)
+        return int(row["last_seq"]) if row is not None else 0
+
+    async def events_after(self, conversation_id: str, seq: int) -> list[Event]:
+        """The conversation's events after sequence ``seq``, oldest first."""
+        rows = await self.db.fetch(
+            "SELECT type, timestamp, data FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq",
+            conversation_id, seq,
+        )
+        return [_event(r) for r in rows]
+
     async def append(self, conversation_id: str, events: Sequence[Event], *, expected_seq: int) -> int:
         """Append ``events`` after sequence ``expected_seq``; returns the new last seq.
 
