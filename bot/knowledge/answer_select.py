@@ -36,9 +36,8 @@ import numpy as np
 from bot.infra.embeddings import Encoder
 from bot.knowledge.answer_extractive import answer_body, units_of
 from bot.knowledge.question import QuestionType, classify
-from bot.knowledge.text import words
 from bot.knowledge.types import RetrievedChunk
-from bot.knowledge.vocabulary import Vocabulary, roots
+from bot.knowledge.vocabulary import Vocabulary, text_roots
 
 FEATURES = ("sim_unit", "sim_faq", "is_faq", "sim_chunk", "cover", "cover_unit", "type_match", "rank", "sim_ctx",
             "missing")
@@ -151,8 +150,8 @@ class AnswerSelector:
         rows = []
         for i, candidate in enumerate(candidates):
             chunk = candidate.chunk
-            unit_words = roots(words(candidate.text))
-            around = unit_words | roots(words(" ".join([chunk.title, *chunk.heading_path, chunk.question or ""])))
+            unit_words = text_roots(candidate.text)
+            around = unit_words | text_roots(" ".join([chunk.title, *chunk.heading_path, chunk.question or ""]))
             satisfied = kind.satisfied_by(candidate.text)
             cover, missing = self.vocabulary.coverage(question_terms, around)
             rows.append([

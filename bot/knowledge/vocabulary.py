@@ -19,6 +19,8 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
+from functools import lru_cache
 
 from bot.knowledge.text import words
 
@@ -68,6 +70,7 @@ MIN_FUZZY = 5
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ied", "ies", "ers", "ery", "er", "ed", "ly", "es", "e", "y")
 
 
+@lru_cache(maxsize=100_000)
 def root(word: str) -> str:
     """A crude stem for matching only ("delivered", "delivery", "deliver" → "deliv"; "returning" → "return")."""
     for suffix in _SUFFIXES:
@@ -79,6 +82,12 @@ def root(word: str) -> str:
 def roots(text_words: Iterable[str]) -> set[str]:
     """The :func:`root` of each word."""
     return {root(w) for w in text_words}
+
+
+@lru_cache(maxsize=50_000)
+def text_roots(text: str) -> frozenset[str]:
+    """The roots of ``text``'s content words (memoized: the same passages are scored turn after turn)."""
+    return frozenset(roots(words(text)))
 
 
 def rewrite(question: str) -> str:
@@ -135,7 +144,7 @@ class Vocabulary:
             result.append((fixed, tuple(dict.fromkeys(alternatives))))
         return result
 
-    def coverage(self, question_terms: Sequence[tuple[str, tuple[str, ...]]], passage: set[str]) -> tuple[
+    def coverage(self, question_terms: Sequence[tuple[str, tuple[str, ...]]], passage: AbstractSet[str]) -> tuple[
             float, float]:
         """IDF-weighted share of the question's words that ``passage`` (a set of :func:`root` forms) contains,
         and the IDF of the rarest word it lacks relative to an unknown word's (0 when it lacks none)."""

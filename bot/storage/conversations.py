@@ -54,6 +54,9 @@ SCHEMA = (
         PRIMARY KEY (conversation_id, message_id))""",
 )
 
+QUEUE_INDEX = "CREATE INDEX IF NOT EXISTS conversations_queue ON conversations (status, team, priority)"
+"""The queue's position count and views read conversations by status (created once the columns exist)."""
+
 #: Columns the index keeps about the current handoff (the queue is a view over them); added to older
 #: tables by :meth:`ConversationStore.setup`.
 HANDOFF_COLUMNS = {
@@ -97,6 +100,7 @@ class ConversationStore:
         """Create the tables if they do not exist."""
         await self.db.migrate(SCHEMA)
         await self._add_handoff_columns()
+        await self.db.migrate([QUEUE_INDEX])
 
     async def _add_handoff_columns(self) -> None:
         if self.db.dialect == "sqlite":
@@ -140,9 +144,8 @@ class ConversationStore:
         if not events:
             return expected_seq
         async with self.db.transaction() as tx:
-            seq = expected_seq
-            for event in events:
-                seq += 1
+            rows = []
+            for seq, event in enumerate(events, start=expected_seq + 1):
                 if isinstance(event, UserUttered) and event.message_id is not None:
                     try:
                         await tx.execute("INSERT INTO message_ids (conversation_id, message_id, seq) VALUES (?, ?, ?)",
@@ -152,14 +155,11 @@ class ConversationStore:
                 data = event.to_dict()
                 data.pop("type")
                 data.pop("timestamp")
-                await tx.execute(
-                    "INSERT INTO events (conversation_id, seq, type, timestamp, data) VALUES (?, ?, ?, ?, ?)",
-                    conversation_id,
-                    seq,
-                    event.type,
-                    event.timestamp,
-                    json.dumps(data, default=str),
-                )
+                rows.append((conversation_id, seq, event.type, event.timestamp, json.dumps(data, default=str)))
+            # one round trip for the turn's events; a concurrent writer's rows collide on (conversation_id, seq)
+            await tx.execute_many(
+                "INSERT INTO events (conversation_id, seq, type, timestamp, data) VALUES (?, ?, ?, ?, ?)", rows)
+            seq = expected_seq + len(events)
             channel = next((e.channel for e in events if hasattr(e, "channel")), None)
             index = await self._index_after(tx, conversation_id, events)
             now = events[-1].timestamp

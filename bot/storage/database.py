@@ -40,6 +40,11 @@ class Executor(abc.ABC):
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         """Run a query; rows as dicts."""
 
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a statement once per row of arguments (one round trip where the driver allows)."""
+        for row in rows:
+            await self.execute(sql, *row)
+
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         """First row of a query, or ``None``."""
         rows = await self.fetch(sql, *args)
@@ -137,6 +142,16 @@ class SQLiteDatabase(Database):
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
+    async def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        import sqlite3
+
+        if self._conn is None:
+            raise StoreError(f"the SQLite database {self.path!r} is closed")
+        try:
+            await self._conn.executemany(sql, [tuple(r) for r in rows])
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:
         async with self._lock:
@@ -167,6 +182,9 @@ class _SQLiteTx(Executor):
 
     async def execute(self, sql: str, *args: Any) -> None:
         await self._db._run(sql, args)
+
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._db._run_many(sql, rows)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         return await self._db._run(sql, args, rows=True)
@@ -307,6 +325,14 @@ class _PgTx(Executor):
 
         try:
             await self._conn.execute(_pg_sql(sql), *args, timeout=self._timeout)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _pg_error(exc, "PostgreSQL statement failed") from exc
+
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        import asyncpg
+
+        try:
+            await self._conn.executemany(_pg_sql(sql), [tuple(r) for r in rows], timeout=self._timeout)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _pg_error(exc, "PostgreSQL statement failed") from exc
 
