@@ -54,6 +54,9 @@ SCHEMA = (
         PRIMARY KEY (conversation_id, message_id))""",
 )
 
+EVENTS_PER_INSERT = 100
+"""Events written by one multi-row INSERT (5 parameters each, well under SQLite's limit of 32,766)."""
+
 QUEUE_INDEX = "CREATE INDEX IF NOT EXISTS conversations_queue ON conversations (status, team, priority)"
 """The queue's position count and views read conversations by status (created once the columns exist)."""
 
@@ -156,9 +159,12 @@ class ConversationStore:
                 data.pop("type")
                 data.pop("timestamp")
                 rows.append((conversation_id, seq, event.type, event.timestamp, json.dumps(data, default=str)))
-            # one round trip for the turn's events; a concurrent writer's rows collide on (conversation_id, seq)
-            await tx.execute_many(
-                "INSERT INTO events (conversation_id, seq, type, timestamp, data) VALUES (?, ?, ?, ?, ?)", rows)
+            # one statement for the turn's events; a concurrent writer's rows collide on (conversation_id, seq)
+            for start in range(0, len(rows), EVENTS_PER_INSERT):
+                chunk = rows[start:start + EVENTS_PER_INSERT]
+                placeholders = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))  # only placeholders: values are bound
+                await tx.execute("INSERT INTO events (conversation_id, seq, type, timestamp, data) "  # noqa: S608
+                                 f"VALUES {placeholders}", *(v for row in chunk for v in row))
             seq = expected_seq + len(events)
             channel = next((e.channel for e in events if hasattr(e, "channel")), None)
             index = await self._index_after(tx, conversation_id, events)

@@ -40,11 +40,6 @@ class Executor(abc.ABC):
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         """Run a query; rows as dicts."""
 
-    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run a statement once per row of arguments (one round trip where the driver allows)."""
-        for row in rows:
-            await self.execute(sql, *row)
-
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         """First row of a query, or ``None``."""
         rows = await self.fetch(sql, *args)
@@ -142,16 +137,6 @@ class SQLiteDatabase(Database):
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
-    async def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        import sqlite3
-
-        if self._conn is None:
-            raise StoreError(f"the SQLite database {self.path!r} is closed")
-        try:
-            await self._conn.executemany(sql, [tuple(r) for r in rows])
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
-
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:
         async with self._lock:
@@ -182,9 +167,6 @@ class _SQLiteTx(Executor):
 
     async def execute(self, sql: str, *args: Any) -> None:
         await self._db._run(sql, args)
-
-    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._db._run_many(sql, rows)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         return await self._db._run(sql, args, rows=True)
@@ -282,7 +264,15 @@ class PostgresDatabase(Database):
                     except (StoreError, asyncio.CancelledError):
                         conn.terminate()  # the server rolls back a transaction whose connection is gone
                 raise
-            await tx.execute("COMMIT")
+            commit = asyncio.ensure_future(tx.execute("COMMIT"))
+            try:
+                await asyncio.shield(commit)
+            except asyncio.CancelledError:
+                # the COMMIT may already be on the server: let it finish (within the operation timeout) so a
+                # cancelled caller's write is either stored or not before anyone reads, never committed later
+                with contextlib.suppress(StoreError, asyncio.CancelledError):
+                    await commit
+                raise
 
     async def migrate(self, statements: Sequence[str]) -> None:
         """Like :meth:`Database.migrate`, serialized across workers by an advisory lock (concurrent
@@ -325,14 +315,6 @@ class _PgTx(Executor):
 
         try:
             await self._conn.execute(_pg_sql(sql), *args, timeout=self._timeout)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise _pg_error(exc, "PostgreSQL statement failed") from exc
-
-    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        import asyncpg
-
-        try:
-            await self._conn.executemany(_pg_sql(sql), [tuple(r) for r in rows], timeout=self._timeout)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _pg_error(exc, "PostgreSQL statement failed") from exc
 
