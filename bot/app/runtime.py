@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.flows.backend.base import Backend
+from bot.flows.progress import collecting_slot
 from bot.flows.setup import flow_runner, make_backend
 from bot.guardrails.human_request import EscalateOnRequest, detect_human_request
 from bot.guardrails.wiring import Guardrails, open_guardrails
@@ -28,6 +29,7 @@ from bot.pipeline.stages import (
     Knowledge,
     KnowledgeAnswerer,
     Normalize,
+    ReadReply,
     Scope,
     ScopeAfterUnderstanding,
     Stage,
@@ -140,7 +142,7 @@ def open_knowledge(project: Project, embedder: Encoder) -> KnowledgeAnswerer | N
 def default_stages(project: Project, understander: Understander, knowledge: KnowledgeAnswerer | None,
                    *, guardrails: Guardrails | None = None,
                    ops: Ops | None = None, backend: Backend | None = None) -> list[Stage]:
-    """The standard answering chain: normalize → csat → scope → input guards → understand → scope after
+    """The standard answering chain: normalize → csat → reply → scope → input guards → understand → scope after
     understanding → dialogue → knowledge (the engine stops it at the first stage that answers or escalates;
     :func:`~bot.pipeline.stages.closing_stages` run after it).
 
@@ -150,6 +152,7 @@ def default_stages(project: Project, understander: Understander, knowledge: Know
     return [
         Normalize((collapse_whitespace, normalize_spoken)),
         *handoff_stages(project),
+        ReadReply(lambda state: collecting_slot(state, project.flows) is not None),
         Scope(ops.gate if ops else AllowAll()),
         InputGuards(guardrails.detectors, guardrails.policy) if guardrails else
         InputGuards([detect_human_request(project.guardrails.human_request)], EscalateOnRequest()),

@@ -419,6 +419,14 @@ class FlowRunner:
                 if turn.state.slots.get(step.collect) is None or step.ask_before_filling:
                     utter(turn, step.question)
                     return
+                rejection = next((r for r in step.rejections if evaluate(r.if_, turn.state.slots)), None)
+                if rejection is not None:
+                    # a value carried from an earlier message meets the step's rejections only now: say why, ask
+                    log.info("carried_slot_rejected", flow_id=flow_id, slot=step.collect)
+                    turn.emit(SlotSet(name=step.collect, value=None))
+                    utter(turn, rejection.utter)
+                    utter(turn, step.question)
+                    return
             elif step.action is not None:
                 if not await self._act(turn, flow_id, flow, step.action):
                     return

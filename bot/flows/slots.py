@@ -11,7 +11,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from bot.kernel.events import BotUttered, UserUttered
 from bot.kernel.messages import BotMessage, Button
 from bot.nlu.base import Understanding
 from bot.nlu.payload import parse_payload
@@ -93,23 +92,10 @@ def _names(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def last_buttons(turn: Turn) -> tuple[dict[str, Any], ...]:
-    """Buttons of the bot's latest message that had any, since the customer's previous message."""
-    seen_user = False
-    for event in reversed(turn.state.events):
-        if isinstance(event, UserUttered):
-            if seen_user:
-                return ()
-            seen_user = True
-        elif isinstance(event, BotUttered) and seen_user and event.buttons:
-            return event.buttons
-    return ()
-
-
 def choose_button(turn: Turn) -> Understanding | None:
     """The button the customer meant by "the second one", its title, or a date/time equal to its value."""
     understanding = turn.understanding
-    buttons = last_buttons(turn)
+    buttons = turn.shown_buttons()
     if understanding is None or not buttons or turn.text.startswith("/"):
         return None
     chosen: dict[str, Any] | None = None

@@ -17,8 +17,10 @@ from bot.guardrails.base import Action, Detector, Policy, Signal
 from bot.handoff.context import ContextPackage, build_context
 from bot.handoff.queue import Position
 from bot.infra.logs import get_logger
+from bot.kernel.conversation import ConversationState
 from bot.kernel.events import BotUttered, Escalated, GuardrailTriggered, KnowledgeConsulted
 from bot.kernel.messages import BotMessage, Button
+from bot.nlu.acts import Act, chosen_button, reply_act
 from bot.nlu.llm_commands import HUMAN_HANDOFF, dialogue_context
 from bot.nlu.payload import parse_payload
 from bot.nlu.understander import Understander
@@ -59,6 +61,38 @@ class Normalize:
         for normalize in self.normalizers:
             text = normalize(text)
         turn.text = text
+        return CONTINUE
+
+
+class ReadReply:
+    """Stage 2b: a short reply to what the bot just offered is read against it. After an offer of a person, "yes
+    please" / "sure, do that" asks for one (the turn continues as the offer's button) and "nah, it's fine" is
+    answered politely instead of handing off; after other buttons, "the second one", "yes" or a button's own words
+    act as that button (see :mod:`bot.nlu.acts`). While a flow waits for a slot, the flow reads its own answers."""
+
+    name = "reply"
+
+    def __init__(self, flow_waiting: Callable[[ConversationState], bool] = lambda _state: False) -> None:
+        self.flow_waiting = flow_waiting
+
+    async def run(self, turn: Turn) -> StageResult:
+        buttons = turn.shown_buttons()
+        if not buttons or turn.text.startswith("/") or self.flow_waiting(turn.state):
+            return CONTINUE
+        act = reply_act(turn.text)
+        offered_person = any(b.get("payload") == HUMAN_BUTTON.payload for b in buttons)
+        if offered_person and act is Act.DENY:
+            turn.say("utter_offer_declined", default="No problem. What else can I help you with?")
+            return ANSWERED
+        chosen = chosen_button(turn.text, buttons)
+        if chosen is not None:
+            log.info("reply_read_as_button", payload=str(chosen.get("payload")))
+            turn.text = str(chosen["payload"])
+        elif act is Act.AFFIRM and len(buttons) > 1:  # "ok" to several options: ask which, with the same buttons
+            shown = tuple(Button(str(b["title"]), str(b["payload"])) for b in buttons)
+            turn.reply(dataclasses.replace(turn.render("utter_which_option", default="Which one would you like?"),
+                                           buttons=shown))
+            return ANSWERED
         return CONTINUE
 
 

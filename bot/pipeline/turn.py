@@ -131,6 +131,19 @@ class Turn:
             )
         )
 
+    def shown_buttons(self) -> tuple[dict[str, Any], ...]:
+        """Buttons of the bot's latest message that had any, since the customer's previous message (what this
+        message may be answering)."""
+        seen_user = False
+        for event in reversed(self.state.events):
+            if isinstance(event, UserUttered):
+                if seen_user:
+                    return ()
+                seen_user = True
+            elif isinstance(event, BotUttered) and seen_user and event.buttons:
+                return event.buttons
+        return ()
+
     def render(self, response: str, *, default: str | None = None,
                values: dict[str, Any] | None = None) -> BotMessage:
         """The domain response ``response`` for the turn's channel, ``{slot}`` placeholders filled.
