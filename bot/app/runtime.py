@@ -106,7 +106,7 @@ def train_understander(project: Project, embedder: Embedder, *, serving: Encoder
     warm_up()
     extractors = [regex_extractor(entity, patterns) for entity, patterns in project.nlu.regexes.items()]
     understander = Understander(classifier, threshold=project.config.nlu.threshold, extractors=extractors,
-                                synonyms=project.nlu.synonyms)
+                                synonyms=project.nlu.synonyms, locale=project.config.locale)
     return with_llm_commands(understander, project)
 
 

@@ -52,20 +52,28 @@ def extract_emails(text: str) -> list[Entity]:
     return [Entity("email", m.group(0).lower(), m.start(), m.end(), "builtin") for m in EMAIL.finditer(text)]
 
 
+_DATE_SHAPED = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+"""A number written as a date (``1985-12-10``, ``10/12/1985``) is not a phone number."""
+
+
 def extract_phones(text: str, regions: tuple[str, ...] = ("GB", "US")) -> list[Entity]:
-    """Phone numbers in E.164 (``phonenumbers``), trying each region for national formats."""
+    """Phone numbers in E.164 (``phonenumbers``), trying each region for national formats: the first region in
+    which the number is valid wins ("(415) 555-0100" is American even where British is tried first)."""
     import phonenumbers
 
     if sum(ch.isdigit() for ch in text) < 7:
         return []
-    found: dict[int, Entity] = {}
+    found: dict[int, tuple[bool, Entity]] = {}
     for region in regions:
         for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
-            if match.start in found:
+            if _DATE_SHAPED.fullmatch(match.raw_string.strip()):
                 continue
+            valid = phonenumbers.is_valid_number(match.number)
+            if match.start in found and (found[match.start][0] or not valid):
+                continue  # an earlier region read it already, as validly
             value = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-            found[match.start] = Entity("phone", value, match.start, match.end, "phonenumbers")
-    return list(found.values())
+            found[match.start] = (valid, Entity("phone", value, match.start, match.end, "phonenumbers"))
+    return [entity for _, entity in found.values()]
 
 
 def extract_postcodes(text: str) -> list[Entity]:
@@ -99,13 +107,18 @@ def extract_ordinals(text: str) -> list[Entity]:
     return out
 
 
-def extract_dates(text: str, *, now: datetime | None = None) -> list[Entity]:
-    """Dates (``date``: ``1985-12-10``) and, when a time is said, ``datetime`` (``2026-11-24T15:00``)."""
+def extract_dates(text: str, *, now: datetime | None = None, date_order: str = "MDY") -> list[Entity]:
+    """Dates (``date``: ``1985-12-10``) and, when a time is said, ``datetime`` (``2026-11-24T15:00``).
+
+    ``date_order`` reads all-number dates (``DMY``: 10/12/1985 is 10 December). A two-digit year that would put
+    the date more than ten years ahead is of the previous century ("10 Dec 85" is 1985: a date of birth, not 2085).
+    """
     if not _DATEISH.search(text):
         return []
     from dateparser.search import search_dates
 
-    settings: dict[str, Any] = {"PREFER_DATES_FROM": "future", "RETURN_AS_TIMEZONE_AWARE": False}
+    settings: dict[str, Any] = {"PREFER_DATES_FROM": "future", "RETURN_AS_TIMEZONE_AWARE": False,
+                                "DATE_ORDER": date_order}
     if now is not None:
         settings["RELATIVE_BASE"] = now
     if re.search(r"\b(?:born|birth|dob|birthday)\b|\b(?:19|20)\d{2}\b", text, re.IGNORECASE):
@@ -121,6 +134,8 @@ def extract_dates(text: str, *, now: datetime | None = None) -> list[Entity]:
         if re.fullmatch(r"\d{1,4}", span.strip()) or span.strip().lower() in ("now", "a", "on", "at", "sat", "sun"):
             continue
         start = text.find(span)
+        if value.year > (now or datetime.now()).year + 10 and re.search(r"(?<!\d)\d{2}\s*$", span):
+            value = value.replace(year=value.year - 100)
         timed = bool(re.search(r"\d:\d|am\b|pm\b|noon|midday|morning|afternoon|evening|tonight|o'clock", span,
                                re.IGNORECASE))
         out.append(Entity("date", value.date().isoformat(), start, start + len(span), "dateparser"))
@@ -138,6 +153,26 @@ BUILTIN_EXTRACTORS: tuple[EntityExtractor, ...] = (
     extract_order_numbers, extract_emails, extract_phones, extract_postcodes, extract_pins, extract_yes_no,
     extract_ordinals, extract_dates,
 )
+
+MONTH_FIRST = frozenset({"US", "PH", "FM", "MH", "PW"})
+"""Countries whose all-number dates put the month first (12/10/1985 is 10 December)."""
+
+
+def builtin_extractors(locale: str = "en-US") -> tuple[EntityExtractor, ...]:
+    """The built-in extractors for ``locale`` (``en-GB``): dates in its day/month order, national phone numbers
+    read in its country first."""
+    country = locale.rpartition("-")[2].upper() or "US"
+    order = "MDY" if country in MONTH_FIRST else "DMY"
+    regions = tuple(dict.fromkeys((country, "GB", "US")))
+
+    def extract_local_dates(text: str) -> list[Entity]:
+        return extract_dates(text, date_order=order)
+
+    def extract_local_phones(text: str) -> list[Entity]:
+        return extract_phones(text, regions)
+
+    return (extract_order_numbers, extract_emails, extract_local_phones, extract_postcodes, extract_pins,
+            extract_yes_no, extract_ordinals, extract_local_dates)
 
 
 #: When spans overlap, the entity on the left wins over those on the right ("1985-12-10" is a date, not a phone).

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from bot.infra.logs import get_logger
 from bot.kernel.errors import ProviderError
 from bot.nlu.base import OUT_OF_SCOPE, Entity, IntentClassifier, Understanding
-from bot.nlu.entities import BUILTIN_EXTRACTORS, EntityExtractor, resolve_overlaps
+from bot.nlu.entities import EntityExtractor, builtin_extractors, resolve_overlaps
 
 if TYPE_CHECKING:
     from bot.nlu.llm_commands import DialogueContext, LLMCommandGenerator
@@ -51,11 +51,11 @@ class Understander:
 
     def __init__(
         self, classifier: IntentClassifier, *, threshold: float, extractors: Sequence[EntityExtractor] = (),
-        builtin: bool = True, synonyms: Mapping[str, str] | None = None,
+        builtin: bool = True, synonyms: Mapping[str, str] | None = None, locale: str = "en-US",
     ) -> None:
         self.classifier = classifier
         self.threshold = threshold
-        self.extractors = [*(BUILTIN_EXTRACTORS if builtin else ()), *extractors]
+        self.extractors = [*(builtin_extractors(locale) if builtin else ()), *extractors]
         self.synonyms = {k.lower(): v for k, v in (synonyms or {}).items()}
 
     def entities(self, text: str) -> list[Entity]:

@@ -5,7 +5,7 @@ Every model is frozen and forbids unknown keys, so a typo is an error that names
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -127,6 +127,9 @@ class ProjectConfig(_Strict):
     """Name of this assistant (in logs and metrics)."""
     language: str = "en"
     """Language of the NLU data and responses."""
+    locale: Annotated[str, Field(pattern=r"^[a-z]{2}-[A-Z]{2}$")] = "en-US"
+    """How customers write dates and phone numbers (``en-GB``: 10/12/1985 is 10 December, national numbers are
+    British first; ``en-US``: 12/10/1985 is 10 December, American first)."""
     llm: LLMConfig | None = None
     """Opt-in OpenAI-compatible LLM; the default bot uses none. (Declared before ``nlu``, which checks it.)"""
     nlu: NLUConfig = NLUConfig()
