@@ -33,7 +33,7 @@ from bot.flows.conditions import evaluate
 from bot.flows.lockout import Lockout
 from bot.flows.schema import AUTH_FLOW, Flow, Step, index_of, step_key
 from bot.flows.sessions import VERIFIED_AT, drop_verification, longest_silence, verified_at
-from bot.flows.slots import Found, choose_button, dispatch, extract, render, utter
+from bot.flows.slots import Found, choose_button, dispatch, extract, recall, render, utter
 from bot.guardrails.base import Signal
 from bot.infra.logs import get_logger
 from bot.kernel.errors import ProviderError
@@ -416,6 +416,11 @@ class FlowRunner:
             step = flow.steps[index]
             turn.emit(FlowStepReached(flow_id=flow_id, step_id=step_key(flow, index)))
             if step.collect is not None:
+                if turn.state.slots.get(step.collect) is None and not step.ask_before_filling and flow_id != AUTH_FLOW:
+                    carried = recall(turn, step.collect)  # (verification asks afresh: a renewal proves it again)
+                    if carried is not None:
+                        log.info("slot_recalled", flow_id=flow_id, slot=step.collect)
+                        turn.emit(SlotSet(name=step.collect, value=carried))
                 if turn.state.slots.get(step.collect) is None or step.ask_before_filling:
                     utter(turn, step.question)
                     return

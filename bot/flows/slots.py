@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from bot.flows.schema import AUTH_FLOW
+from bot.kernel.events import ConversationEnded, FlowCancelled, FlowCompleted, UserUttered
 from bot.kernel.messages import BotMessage, Button
 from bot.nlu.base import Understanding
 from bot.nlu.payload import parse_payload
@@ -37,6 +39,42 @@ def mappings_of(name: str, spec: SlotSpec) -> list[dict[str, Any]]:
         return [{"type": "from_entity", "entity": "yes_no"}, {"type": "from_intent", "intent": "affirm", "value": True},
                 {"type": "from_intent", "intent": "deny", "value": False}]
     return [{"type": "from_entity", "entity": name}, {"type": "from_text"}]
+
+
+UNRECALLED = frozenset({"date", "datetime", "yes_no", "ordinal", "pin"})
+"""Entities never carried to a later question: a date or a yes answers the question it was said to, and a PIN
+is a secret given when asked."""
+
+
+def recall(turn: Turn, name: str) -> Any:
+    """The value of slot ``name`` the customer already said earlier in the conversation, most recent first: an
+    entity its ``from_entity`` mappings read ("where is A1002?", or A1002 given as the identifier, fills the
+    order number once the order flow asks for it), said since the last finished task (verification aside);
+    ``None`` when nothing fits."""
+    spec = turn.project.domain.slots.get(name)
+    if spec is None:
+        return None
+    wanted = [str(m.get("entity", name)) for m in mappings_of(name, spec) if m.get("type") == "from_entity"]
+    wanted = [w for w in wanted if w not in UNRECALLED]
+    if not wanted:
+        return None
+    current = True
+    for event in reversed(turn.state.events):
+        if isinstance(event, ConversationEnded):
+            return None
+        if isinstance(event, FlowCompleted | FlowCancelled) and event.flow_id != AUTH_FLOW:
+            return None  # what was said for a finished task is not assumed for the next one
+        if not isinstance(event, UserUttered) or event.for_agent:
+            continue
+        if current:  # this turn's own message: the flow's start already read it
+            current = False
+            continue
+        for entity in event.entities:
+            if entity.get("entity") in wanted:
+                value = _coerce(entity.get("value"), spec)
+                if value is not None:
+                    return value
+    return None
 
 
 def _coerce(value: Any, spec: SlotSpec) -> Any:

@@ -25,3 +25,19 @@ async def test_a_code_in_the_opening_payload_is_not_taken_before_one_was_sent(bo
     assert state.slots.get("otp_code") is None
     await bot.say('/check_order_status{"otp_code": "x"}')
     assert (await bot.state()).slots.get("otp_code") is None
+
+
+async def test_an_order_number_given_to_identify_is_not_asked_for_again(bot: Bot) -> None:
+    """Identifying with A1002 and verifying answers about A1002: no "Which order is it about?" after it."""
+    await bot.say("where is my order")
+    await bot.say("A1002")
+    reply = "\n".join(r.get("text", "") for r in await bot.say("SW1A 1AA"))
+    assert "Order A1002" in reply and "Which order" not in reply
+
+
+async def test_an_order_number_of_someone_else_is_not_disclosed_by_being_remembered(bot: Bot) -> None:
+    """A number said before verifying is still checked against the verified account when it is used."""
+    await bot.say("is there any news about order A1003")  # Grace's order
+    await bot.say("ada@example.com")
+    reply = "\n".join(r.get("text", "") for r in await bot.say("SW1A 1AA"))
+    assert "A1003" not in reply.replace("order A1003", "") and "couldn't find that order" in reply
