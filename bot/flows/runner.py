@@ -169,6 +169,9 @@ class FlowRunner:
         target = self._triggered(turn, minimum=self.switch_confidence)
         if target is not None and not answered and target not in {f.flow_id for f in turn.state.flow_stack}:
             log.info("flow_switched", interrupted=frame.flow_id, started=target)
+            utter(turn, "utter_flow_switched",
+                  values={"flow": flows[target].name or target.replace("_", " "), "interrupted": display_name(turn)},
+                  default="Sure, {flow} first; then we'll get back to {interrupted}.")
             await self._start(turn, target)
             return ANSWERED
         corrections = {} if answered else self._corrections(turn, slot)
@@ -371,7 +374,9 @@ class FlowRunner:
             return
         flow = flows[frame.flow_id]
         index = index_of(flow, frame.step_id)
-        if index is None:
+        if index is None or (frame.flow_id == AUTH_FLOW and turn.state.slots.get("authenticated")):
+            # (a verification interrupted by a request that verified the customer itself runs from its start,
+            # which sees the verification and ends, so the flow that called it goes on)
             await self._advance(turn, frame.flow_id, None)
             return
         step = flow.steps[index]
