@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.flows.backend.base import Backend
-from bot.flows.progress import collecting_slot
+from bot.flows.progress import waiting_question
 from bot.flows.setup import flow_runner, make_backend
 from bot.guardrails.human_request import EscalateOnRequest, detect_human_request
 from bot.guardrails.wiring import Guardrails, open_guardrails
@@ -152,7 +152,7 @@ def default_stages(project: Project, understander: Understander, knowledge: Know
     return [
         Normalize((collapse_whitespace, normalize_spoken)),
         *handoff_stages(project),
-        ReadReply(lambda state: collecting_slot(state, project.flows) is not None),
+        ReadReply(lambda state: waiting_question(state, project.flows)),
         Scope(ops.gate if ops else AllowAll()),
         InputGuards(guardrails.detectors, guardrails.policy) if guardrails else
         InputGuards([detect_human_request(project.guardrails.human_request)], EscalateOnRequest()),

@@ -32,3 +32,10 @@ def collecting_slot(state: ConversationState, flows: Mapping[str, Flow]) -> str 
     active, the flow is unknown, it has not reached a step, or the step collects nothing."""
     step = waiting_step(state, flows)
     return None if step is None else step.collect
+
+
+def waiting_question(state: ConversationState, flows: Mapping[str, Flow]) -> str | None:
+    """The response the active flow's current step asked with (``utter_ask_<slot>``), or ``None`` when the flow
+    waits for no answer."""
+    step = waiting_step(state, flows)
+    return None if step is None or step.collect is None else step.question

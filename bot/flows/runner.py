@@ -23,6 +23,7 @@ resumes mid-flow after a restart or a handoff.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -53,6 +54,10 @@ log = get_logger(__name__)
 END = "END"
 MAX_STEPS_PER_TURN = 100
 CANCEL_INTENTS = frozenset({"cancel"})
+AMBIGUOUS_CANCEL_FLOOR = 0.2
+"""Both readings of "cancel it" (stop the flow / cancel the thing) at least this confident to be asked about."""
+AMBIGUOUS_CANCEL_GAP = 0.25
+"""...and within this of each other."""
 DIGRESSION_INTENTS = frozenset({"ask_question", OUT_OF_SCOPE})
 
 
@@ -163,6 +168,8 @@ class FlowRunner:
         if understanding.intent in CANCEL_INTENTS and understanding.confidence >= self.switch_confidence:
             await self._cancel(turn)
             return ANSWERED
+        if self._ask_which_cancel(turn):
+            return ANSWERED
         slot = step.collect if step is not None else None
         found = extract(turn, slot) if slot is not None else None
         answered = found is not None and found.source != "text"
@@ -193,6 +200,37 @@ class FlowRunner:
         return ANSWERED
 
     # --- deciding -------------------------------------------------------------------------------
+
+    def _ask_which_cancel(self, turn: Turn) -> bool:
+        """"actually, cancel it" in a flow may stop the flow or cancel the thing it is about; when the two
+        readings are close, ask which (two buttons) instead of guessing. ``True`` when it asked."""
+        understanding = turn.understanding
+        if understanding is None or turn.text.startswith("/"):
+            return False
+        scores = dict(understanding.ranking[:3])
+        stop = max((scores.get(i, 0.0) for i in CANCEL_INTENTS), default=0.0)
+        things = [(intent, flow_id) for intent in scores for flow_id in self._flows_for(turn, intent)
+                  if intent not in CANCEL_INTENTS and intent.startswith("cancel")]
+        if not things or stop < AMBIGUOUS_CANCEL_FLOOR:
+            return False
+        intent, flow_id = max(things, key=lambda pair: scores[pair[0]])
+        if (scores[intent] < AMBIGUOUS_CANCEL_FLOOR or abs(stop - scores[intent]) > AMBIGUOUS_CANCEL_GAP
+                or flow_id in {f.flow_id for f in turn.state.flow_stack}):
+            return False
+        order = turn.state.slots.get("order_number") if intent == "cancel_order" else None
+        thing = f"order {order}" if order else f"your {intent.removeprefix('cancel_').replace('_', ' ')}"
+        payload = f"/{intent}" + (json.dumps({"order_number": order}) if order else "")
+        log.info("cancel_clarified", stop=round(stop, 3), thing=intent, score=round(scores[intent], 3))
+        utter(turn, "utter_which_cancel", values={"thing": thing, "flow": display_name(turn)},
+              buttons=[{"title": f"Cancel {thing}", "payload": payload},
+                       {"title": "Stop here", "payload": "/cancel"}],
+              default="Do you want me to cancel {thing}, or stop {flow}?")
+        return True
+
+    @staticmethod
+    def _flows_for(turn: Turn, intent: str) -> list[str]:
+        return [flow_id for flow_id, flow in turn.project.flows.items()
+                if any(trigger.intent == intent for trigger in flow.nlu_trigger)]
 
     def _triggered(self, turn: Turn, *, minimum: float) -> str | None:
         understanding = turn.understanding

@@ -113,6 +113,8 @@ class detect_emotion(Detector):  # noqa: N801 - detectors get verb names (STYLE.
         return out
 
     async def detect(self, text: str, state: ConversationState, channel: str) -> list[Signal]:
+        if text.startswith("/"):
+            return []  # a button payload (or a reply read as one) carries no feeling of its own
         earlier = [e.text for e in state.events if isinstance(e, UserUttered) and not e.for_agent
                    and e is not state.latest_user and not e.text.startswith("/")]
         texts = [*earlier[-(self.config.trend_turns - 1):], text]

@@ -68,17 +68,22 @@ class ReadReply:
     """Stage 2b: a short reply to what the bot just offered is read against it. After an offer of a person, "yes
     please" / "sure, do that" asks for one (the turn continues as the offer's button) and "nah, it's fine" is
     answered politely instead of handing off; after other buttons, "the second one", "yes" or a button's own words
-    act as that button (see :mod:`bot.nlu.acts`). While a flow waits for a slot, the flow reads its own answers."""
+    act as that button (see :mod:`bot.nlu.acts`). Answers to a flow's own question (its buttons) are the flow's
+    to read; ``flow_question`` names the response the waiting step asked with."""
 
     name = "reply"
 
-    def __init__(self, flow_waiting: Callable[[ConversationState], bool] = lambda _state: False) -> None:
-        self.flow_waiting = flow_waiting
+    def __init__(self, flow_question: Callable[[ConversationState], str | None] = lambda _state: None) -> None:
+        self.flow_question = flow_question
 
     async def run(self, turn: Turn) -> StageResult:
-        buttons = turn.shown_buttons()
-        if not buttons or turn.text.startswith("/") or self.flow_waiting(turn.state):
+        shown = turn.shown_message()
+        if shown is None or turn.text.startswith("/"):
             return CONTINUE
+        question = self.flow_question(turn.state)
+        if question is not None and shown.response == question:
+            return CONTINUE
+        buttons = shown.buttons
         act = reply_act(turn.text)
         offered_person = any(b.get("payload") == HUMAN_BUTTON.payload for b in buttons)
         if offered_person and act is Act.DENY:
@@ -89,9 +94,9 @@ class ReadReply:
             log.info("reply_read_as_button", payload=str(chosen.get("payload")))
             turn.text = str(chosen["payload"])
         elif act is Act.AFFIRM and len(buttons) > 1:  # "ok" to several options: ask which, with the same buttons
-            shown = tuple(Button(str(b["title"]), str(b["payload"])) for b in buttons)
+            again = tuple(Button(str(b["title"]), str(b["payload"])) for b in buttons)
             turn.reply(dataclasses.replace(turn.render("utter_which_option", default="Which one would you like?"),
-                                           buttons=shown))
+                                           buttons=again))
             return ANSWERED
         return CONTINUE
 

@@ -131,18 +131,23 @@ class Turn:
             )
         )
 
-    def shown_buttons(self) -> tuple[dict[str, Any], ...]:
-        """Buttons of the bot's latest message that had any, since the customer's previous message (what this
-        message may be answering)."""
+    def shown_message(self) -> BotUttered | None:
+        """The bot's latest message with buttons since the customer's previous message (what this message may
+        be answering), or ``None``."""
         seen_user = False
         for event in reversed(self.state.events):
             if isinstance(event, UserUttered):
                 if seen_user:
-                    return ()
+                    return None
                 seen_user = True
             elif isinstance(event, BotUttered) and seen_user and event.buttons:
-                return event.buttons
-        return ()
+                return event
+        return None
+
+    def shown_buttons(self) -> tuple[dict[str, Any], ...]:
+        """The buttons of :meth:`shown_message` (none when there is none)."""
+        message = self.shown_message()
+        return message.buttons if message is not None else ()
 
     def render(self, response: str, *, default: str | None = None,
                values: dict[str, Any] | None = None) -> BotMessage:
