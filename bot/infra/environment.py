@@ -71,3 +71,8 @@ def demo_today(env: Mapping[str, str] | None = None) -> date | None:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(f"{DEMO_TODAY} must be 'today' or a date as YYYY-MM-DD, got {value!r}") from exc
+
+
+def for_child(overrides: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a child process (a worker): this one's variables with ``overrides`` on top."""
+    return {**os.environ, **overrides}

@@ -51,7 +51,11 @@ def start_up_lines(settings: Settings, base: str) -> list[str]:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--database", "database_url", default=None, help="sqlite:///PATH or postgresql://... (default: SQLite).")
-def serve(project: Path | None, host: str, port: int, database_url: str | None) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes on the port (more than 1 needs CARELINE_REDIS_URL and a shared database).")
+@click.option("--reuse-port", is_flag=True, hidden=True, help="Share the port with other workers (set by --workers).")
+def serve(project: Path | None, host: str, port: int, database_url: str | None, workers: int,
+          reuse_port: bool) -> None:
     """Serve the web app (widget, REST channel, APIs) for a project."""
     from aiohttp import web
 
@@ -71,16 +75,30 @@ def serve(project: Path | None, host: str, port: int, database_url: str | None) 
             "rest_channel_open", demo=is_bundled_demo(settings.project),
             detail="no CARELINE_REST_TOKEN: anyone who can reach the server can talk as any sender")
 
+    if workers > 1 and not settings.redis_url:
+        click.echo(f"error: --workers {workers} needs CARELINE_REDIS_URL: the workers share the conversations' locks "
+                   "and live updates through Redis (and should share a PostgreSQL database: --database)", err=True)
+        sys.exit(1)
+
     async def make_app() -> web.Application:
         runtime = await build_runtime(settings, loaded)
         return create_app(runtime)
 
     base = f"http://{host}:{port}"
-    click.echo(f"Careline serving {loaded.config.assistant_id} on {base}")
-    for line in start_up_lines(settings, base):
-        click.echo(line)
+    if not reuse_port:
+        click.echo(f"Careline serving {loaded.config.assistant_id} on {base}"
+                   + (f" with {workers} workers" if workers > 1 else ""))
+        for line in start_up_lines(settings, base):
+            click.echo(line)
+    if workers > 1:
+        from connectors.web.workers import Supervisor, shared_environment, worker_command
+
+        argv = ["--project", str(settings.project), "--host", host, "--port", str(port),
+                *(["--database", database_url] if database_url else [])]
+        env = shared_environment(settings, secret=None if settings.secret_generated else settings.secret.decode())
+        sys.exit(Supervisor(worker_command(argv), workers, env, f"{base}/health").run())
     try:
-        web.run_app(make_app(), host=host, port=port, print=None)
+        web.run_app(make_app(), host=host, port=port, print=None, reuse_port=reuse_port or None)
     except ConfigError as exc:  # found while starting (e.g. an unset backend.token_env variable)
         click.echo(str(exc), err=True)
         sys.exit(1)

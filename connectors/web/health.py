@@ -12,6 +12,7 @@ restarted for it either: the database or Redis coming back makes it ready again.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable
 
 from aiohttp import web
@@ -47,10 +48,11 @@ async def readiness(runtime: Runtime, *, within: float = PROBE_SECONDS) -> dict[
 
 
 async def health(request: web.Request) -> web.Response:
-    """``GET /health``: the process is up, and what it serves."""
+    """``GET /health``: the process is up, what it serves, and which worker process answered."""
     runtime = request.app[RUNTIME]
     return web.json_response({
         "status": "ok",
+        "worker": os.getpid(),
         "assistant": runtime.project.config.assistant_id,
         "database": runtime.database.dialect,
         "project_fingerprint": runtime.project.fingerprint[:12],
