@@ -82,7 +82,8 @@ async def test_barge_in_stops_the_bot_and_marks_the_answer(server: str, runtime:
         cleared_at = await caller.wait_for_clear(within=30)  # a bound for a hung test, not a latency check
         speech_ended = await speaking
         await caller.next_reply(within=30)
-    assert caller.clears == [cleared_at] and speech_started < cleared_at  # the clear answers the caller's speech
+    # one clear answers the caller's speech (what a loaded machine does once the next reply starts is not this test's)
+    assert [c for c in caller.clears if c <= speech_ended] == [cleared_at] and speech_started < cleared_at
     # Frames sent before the clear arrive before it (one ordered websocket): after it, until the caller has finished,
     # the bot sends nothing more of the greeting (a stray frame or two of the stopping pipeline at most).
     greeting_after_clear = sum(len(r.pcm) for r in caller.received if cleared_at < r.at <= speech_ended) / 8000
