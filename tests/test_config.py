@@ -47,7 +47,7 @@ def test_yaml_syntax_error_names_file_and_line(project: Path) -> None:
 def test_unknown_key_names_its_line_and_path(project: Path) -> None:
     """A misspelt key is rejected with its dotted path and line."""
     config = project / "config.yml"
-    config.write_text(config.read_text().replace("  threshold: 0.5", "  treshold: 0.5"))
+    config.write_text(config.read_text().replace("  threshold: 0.3", "  treshold: 0.3"))
     [problem] = _problems(project)
     assert problem == f"{config}:{_line_of(config, 'treshold')}: key 'nlu.treshold': unknown key"
 

@@ -1,0 +1,27 @@
+"""Openings that describe the problem instead of naming it reach the right flow (issue #16).
+
+``data/openings_dev.csv`` was written apart from the demo's NLU examples (descriptions, typos, British and
+American phrasing, knowledge questions that mention a purchase as hard negatives) and used to choose the demo's
+``nlu.threshold`` (0.3); ``data/openings_heldaside.csv`` was not looked at while choosing it. A row lists the
+intents that lead to the right place (a knowledge question may be ``ask_question`` or out of scope: both are
+answered from the documents). Measured: dev 0.825, held-aside 0.679 (0.475 / 0.536 at the old 0.5).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from bot.nlu.understander import Understander
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize(("name", "floor"), [("openings_dev", 0.8), ("openings_heldaside", 0.65)])
+def test_descriptive_openings_are_understood(understander: Understander, name: str, floor: float) -> None:
+    with (DATA / f"{name}.csv").open(newline="") as rows:
+        labelled = [(row["text"], row["intents"].split("|")) for row in csv.DictReader(rows)]
+    right = sum(understander.understand(text).intent in intents for text, intents in labelled)
+    assert right / len(labelled) >= floor
