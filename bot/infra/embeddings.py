@@ -102,10 +102,15 @@ def _declared_dimension(model_path: Path) -> int:
     return int(json.loads(config.read_text()).get("hidden_size", 384)) if config.is_file() else 384
 
 
+MEMO_SIZE = 50_000
+"""Texts whose vectors a serving encoder keeps (~77 MB of MiniLM vectors at most): the knowledge passages that
+come back question after question, and recent messages."""
+
+
 class ServingEncoder:
     """The one encoder of a turn's stages: each distinct text encoded once (LRU memo), off the event loop."""
 
-    def __init__(self, encoder: Encoder, *, size: int = 8192) -> None:
+    def __init__(self, encoder: Encoder, *, size: int = MEMO_SIZE) -> None:
         self.encoder = encoder
         self.dimension = encoder.dimension
         self.model_path = encoder.model_path

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from bot.infra.embeddings import Encoder
+from bot.infra.embeddings import Encoder, ServingEncoder
 from bot.knowledge.answer_extractive import answer_body, units_of
 from bot.knowledge.question import QuestionType, classify
 from bot.knowledge.types import RetrievedChunk
@@ -49,9 +48,6 @@ GATE_WEIGHTS = np.asarray([0.499, 0.646, 0.75, 0.283, 0.582, 0.592, 1.153, 0.564
 GATE_BIAS = -6.284
 """Answer-or-refuse logistic model over the best candidate (its score, its margin over the runner-up, its
 features): the probability that the best candidate answers the question."""
-
-CACHE_SIZE = 50_000
-"""Candidate texts whose vectors are kept in memory (the same passages come back across questions)."""
 
 _MID_THOUGHT = re.compile(r"^(?:this|that|these|those|it|its|they|them|their|then|after that|also|however|but|"
                           r"otherwise|so|such|both|each|there|here|if so|in that case|instead)\b", re.IGNORECASE)
@@ -90,20 +86,13 @@ class AnswerSelector:
         self.weights = weights
         self.gate_weights = gate_weights
         self.gate_bias = gate_bias
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.encoder = embedder if isinstance(embedder, ServingEncoder) else ServingEncoder(embedder)
+        """Memoizes the candidates' vectors (the same passages come back question after question); the runtime's
+        serving encoder, shared with the other stages, when it is the one given."""
 
     async def vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors of ``texts``, encoding only those not cached."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            encoded = await self.embedder.aencode(missing)
-            for text, vector in zip(missing, encoded, strict=True):
-                self._cache[text] = vector
-                if len(self._cache) > CACHE_SIZE:
-                    self._cache.popitem(last=False)
-        for text in texts:
-            self._cache.move_to_end(text)
-        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self.embedder.dimension))
+        """Vectors of ``texts``, encoding only those not seen recently."""
+        return await self.encoder.aencode(texts)
 
     def candidates(self, chunks: Sequence[RetrievedChunk]) -> list[Candidate]:
         """Every candidate answer of ``chunks`` (best chunk first)."""
