@@ -17,8 +17,8 @@ from bot.kernel.messages import UserMessage
 from bot.pipeline.engine import Engine, TurnTimedOut
 from bot.pipeline.turn import CONTINUE, StageResult, Turn
 
-CHAIN = ["normalize", "csat", "reply", "scope", "input_guards", "understand", "scope_understood", "dialogue",
-         "knowledge"]
+CHAIN = ["normalize", "csat", "reply", "scope", "input_guards", "understand", "scope_understood", "policy_question",
+         "dialogue", "knowledge"]
 CLOSING = ["output_guards", "escalate", "respond"]
 
 

@@ -19,6 +19,7 @@ from bot.infra.settings import Settings
 from bot.nlu.embedding_classifier import EmbeddingIntentClassifier
 from bot.nlu.llm_commands import with_llm_commands
 from bot.nlu.normalize import normalize_spoken
+from bot.nlu.questions import policy_question
 from bot.nlu.understander import Understander, regex_extractor
 from bot.ops.wiring import Ops, open_ops
 from bot.pipeline.engine import Engine
@@ -29,6 +30,7 @@ from bot.pipeline.stages import (
     Knowledge,
     KnowledgeAnswerer,
     Normalize,
+    PolicyQuestion,
     ReadReply,
     Scope,
     ScopeAfterUnderstanding,
@@ -143,12 +145,13 @@ def default_stages(project: Project, understander: Understander, knowledge: Know
                    *, guardrails: Guardrails | None = None,
                    ops: Ops | None = None, backend: Backend | None = None) -> list[Stage]:
     """The standard answering chain: normalize → csat → reply → scope → input guards → understand → scope after
-    understanding → dialogue → knowledge (the engine stops it at the first stage that answers or escalates;
-    :func:`~bot.pipeline.stages.closing_stages` run after it).
+    understanding → policy question → dialogue → knowledge (the engine stops it at the first stage that answers
+    or escalates; :func:`~bot.pipeline.stages.closing_stages` run after it).
 
     Without ``guardrails`` the guards only honour explicit requests for a human; without ``ops`` the bot serves
     everything; without ``backend`` the flows use the one ``backend:`` in config.yml selects.
     """
+    runner = flow_runner(project, backend)
     return [
         Normalize((collapse_whitespace, normalize_spoken)),
         *handoff_stages(project),
@@ -158,7 +161,8 @@ def default_stages(project: Project, understander: Understander, knowledge: Know
         InputGuards([detect_human_request(project.guardrails.human_request)], EscalateOnRequest()),
         Understand(understander),
         ScopeAfterUnderstanding(ops.intent_gate if ops else AllowAll()),
-        Dialogue(flow_runner(project, backend)),
+        PolicyQuestion(knowledge, lambda turn: runner.starting_flow(turn) is not None, policy_question),
+        Dialogue(runner),
         Knowledge(knowledge),
     ]
 

@@ -201,6 +201,14 @@ class FlowRunner:
 
     # --- deciding -------------------------------------------------------------------------------
 
+    def starting_flow(self, turn: Turn) -> str | None:
+        """The flow this turn would start: none is active and the understood intent triggers one (else ``None``)."""
+        flows = turn.project.flows
+        if turn.understanding is None or any(f.flow_id in flows for f in turn.state.flow_stack):
+            return None
+        return self._triggered(turn, minimum=0.0)
+
+
     def _ask_which_cancel(self, turn: Turn) -> bool:
         """"actually, cancel it" in a flow may stop the flow or cancel the thing it is about; when the two
         readings are close, ask which (two buttons) instead of guessing. ``True`` when it asked."""

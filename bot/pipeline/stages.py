@@ -258,17 +258,54 @@ class Knowledge:
         if self.knowledge is None:
             turn.say("utter_default", default="Sorry, I didn't get that. Could you rephrase?")
             return ANSWERED
-        context = [e["text"] for e in _recent_user_texts(turn)]
-        answer = await self.knowledge.answer(turn.text, context=context)
-        documents = tuple({"doc_id": c.doc_id, "title": c.title, "heading": c.heading, "url": c.url}
-                          for c in answer.citations)
-        turn.emit(KnowledgeConsulted(query=turn.text, documents=documents, answered=answer.answered))
-        if answer.answered:
-            turn.reply(BotMessage(answer.text, citations=documents, response="knowledge_answer"))
-        else:
+        if not await answer_from_documents(self.knowledge, turn):
             dont_know = turn.render("utter_dont_know", default="I'm sorry, I don't know the answer to that. "
                                     "Would you like to talk to a person?")
             turn.reply(dont_know if dont_know.buttons else dataclasses.replace(dont_know, buttons=(HUMAN_BUTTON,)))
+        return ANSWERED
+
+
+async def answer_from_documents(knowledge: KnowledgeAnswerer, turn: Turn, question: str | None = None) -> bool:
+    """Ask the documents ``question`` (the turn's text by default); reply with the cited answer and say ``True``,
+    or say ``False`` (nothing is replied)."""
+    context = [e["text"] for e in _recent_user_texts(turn)]
+    question = question or turn.text
+    answer = await knowledge.answer(question, context=context)
+    documents = tuple({"doc_id": c.doc_id, "title": c.title, "heading": c.heading, "url": c.url}
+                      for c in answer.citations)
+    turn.emit(KnowledgeConsulted(query=question, documents=documents, answered=answer.answered))
+    if answer.answered:
+        turn.reply(BotMessage(answer.text, citations=documents, response="knowledge_answer"))
+    return answer.answered
+
+
+class PolicyQuestion:
+    """Stage 5c: a question about the rules that names the customer's purchase ("my lamp came last month, can I
+    still send it back?") is answered from the documents instead of starting the flow its words trigger (which
+    would first ask who the customer is). When the documents have no answer, the flow starts as usual.
+    ``starting`` says whether the turn would start a flow (none is active and the intent triggers one);
+    ``question`` reads the question's form and returns the policy question without the story before
+    it, or ``None`` (:func:`bot.nlu.questions.policy_question`). The whole message is asked first, then that
+    question alone."""
+
+    name = "policy_question"
+
+    def __init__(self, knowledge: KnowledgeAnswerer | None, starting: Callable[[Turn], bool],
+                 question: Callable[[str], str | None]) -> None:
+        self.knowledge = knowledge
+        self.starting = starting
+        self.question = question
+
+    async def run(self, turn: Turn) -> StageResult:
+        question = None if self.knowledge is None or turn.text.startswith("/") else self.question(turn.text)
+        if self.knowledge is None or question is None or not self.starting(turn):
+            return CONTINUE
+        answered = await answer_from_documents(self.knowledge, turn)
+        if not answered and question != turn.text.strip():
+            answered = await answer_from_documents(self.knowledge, turn, question)
+        if not answered:
+            return CONTINUE
+        log.info("policy_question_answered", intent=turn.understanding.intent if turn.understanding else None)
         return ANSWERED
 
 
