@@ -364,7 +364,11 @@ class FlowRunner:
         if not explained and invalid in turn.project.domain.responses:
             utter(turn, invalid)
         turn.emit(FlowStepReached(flow_id=flow_id, step_id=key))
-        utter(turn, step.question)
+        asker = f"action_ask_{step.collect}"
+        if step.utter is None and asker in turn.project.domain.actions:
+            await self._act(turn, flow_id, flow, asker)  # the same question again, with its buttons
+        else:
+            utter(turn, step.question)
 
     async def _cancel(self, turn: Turn) -> None:
         top = turn.state.flow_stack[-1].flow_id
@@ -473,8 +477,17 @@ class FlowRunner:
                         log.info("slot_recalled", flow_id=flow_id, slot=step.collect)
                         turn.emit(SlotSet(name=step.collect, value=carried))
                 if turn.state.slots.get(step.collect) is None or step.ask_before_filling:
-                    utter(turn, step.question)
-                    return
+                    asker = f"action_ask_{step.collect}"
+                    if step.utter is None and asker in turn.project.domain.actions:
+                        # Rasa's convention: a custom action asks (buttons from the backend); one that can
+                        # tell the answer itself (a single candidate) fills the slot and the flow goes on
+                        if not await self._act(turn, flow_id, flow, asker):
+                            return
+                        if turn.state.slots.get(step.collect) is None or step.ask_before_filling:
+                            return
+                    else:
+                        utter(turn, step.question)
+                        return
                 rejection = next((r for r in step.rejections if evaluate(r.if_, turn.state.slots)), None)
                 if rejection is not None:
                     # a value carried from an earlier message meets the step's rejections only now: say why, ask

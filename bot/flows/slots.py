@@ -14,6 +14,7 @@ from typing import Any
 from bot.flows.schema import AUTH_FLOW
 from bot.kernel.events import ConversationEnded, FlowCancelled, FlowCompleted, UserUttered
 from bot.kernel.messages import BotMessage, Button
+from bot.nlu.acts import chosen_button
 from bot.nlu.base import Understanding
 from bot.nlu.payload import parse_payload
 from bot.pipeline.turn import Turn
@@ -131,24 +132,16 @@ def _names(value: Any) -> list[str]:
 
 
 def choose_button(turn: Turn) -> Understanding | None:
-    """The button the customer meant by "the second one", its title, or a date/time equal to its value."""
+    """The button the customer meant: a date/time equal to its value, else "the second one", "the lamp one",
+    its title or "yes" to a yes button (:func:`bot.nlu.acts.chosen_button`, as for any other offer)."""
     understanding = turn.understanding
     buttons = turn.shown_buttons()
     if understanding is None or not buttons or turn.text.startswith("/"):
         return None
-    chosen: dict[str, Any] | None = None
-    ordinal = understanding.entity("ordinal")
-    wanted = turn.text.strip().lower().rstrip(".!")
     when = understanding.entity("datetime")
-    for button in buttons:
-        if button["title"].strip().lower() == wanted:
-            chosen = button
-    if chosen is None and when is not None:
-        chosen = next((b for b in buttons if str(when.value) in b["payload"]), None)
-    if chosen is None and ordinal is not None and isinstance(ordinal.value, int):
-        position = ordinal.value - 1 if ordinal.value > 0 else len(buttons) + ordinal.value
-        if 0 <= position < len(buttons):
-            chosen = buttons[position]
+    chosen = next((b for b in buttons if str(when.value) in b["payload"]), None) if when is not None else None
+    if chosen is None:
+        chosen = chosen_button(turn.text, buttons)
     if chosen is None:
         return None
     parsed = parse_payload(chosen["payload"])

@@ -31,6 +31,8 @@ _MORE_NO = re.compile(r"^\s*(?:not now|not (?:right )?now|no need|never ?mind|i'
                       r"it'?s (?:fine|ok|okay|alright)|that'?s (?:ok|okay|alright) thanks|all good|no worries|"
                       r"don'?t bother|not needed|maybe later|leave it)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9']+")
+_FILLER = {"the", "one", "a", "an", "please", "that", "this", "it", "my", "for", "with", "about", "is", "i", "mean",
+           "want", "like", "would", "option", "choice", "thanks", "thank", "you", "ok", "okay", "yes", "on", "at"}
 _YES_TITLE = re.compile(r"^\s*(?:yes|yep|confirm|ok|okay|sure)\b", re.IGNORECASE)
 _NO_TITLE = re.compile(r"^\s*(?:no|cancel|not now)\b", re.IGNORECASE)
 
@@ -73,4 +75,6 @@ def chosen_button(text: str, buttons: Sequence[dict[str, Any]]) -> dict[str, Any
     said = set(words_of(text))
     matching = [b for b in buttons if ((title := set(words_of(str(b.get("title", ""))))) and title <= said)
                 or (said and said <= title and len(said) >= max(1, len(title) - 1))]
+    if not matching and (named := said - _FILLER):  # "the lamp one": the words that name something
+        matching = [b for b in buttons if named <= set(words_of(str(b.get("title", ""))))]
     return matching[0] if len(matching) == 1 else None

@@ -98,7 +98,8 @@ async def test_actions_run_on_a_rasa_action_server(demo_project: Project, unders
         finally:
             await action_server.close()
             await runtime.close()
-    assert calls == ["action_verify_identity", "action_check_order_modifiable", "action_cancel_order"]
+    assert calls == ["action_verify_identity", "action_ask_order_number", "action_check_order_modifiable",
+                     "action_cancel_order"]
     assert "is cancelled" in replies[0].text and replies[0].custom == {"account_data": True}
     assert (await order(remote, "A1002")).status == "cancelled"
 

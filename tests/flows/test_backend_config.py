@@ -96,7 +96,8 @@ async def test_order_status_runs_against_the_http_backend_the_config_selects(
     assert isinstance(backend, HttpBackend)
     status = next(r for r in replies if "A1001" in r["text"])
     assert "on its way" in status["text"] and status["custom"] == {"account_data": True}
-    assert served.calls == ["GET /customers/lookup", "POST /customers/C001/verify", "GET /orders/A1001"]
+    assert served.calls == ["GET /customers/lookup", "POST /customers/C001/verify", "GET /customers/C001/orders",
+                            "GET /orders/A1001"]
 
 
 def test_the_demo_backend_is_the_default(demo_project: Project) -> None:

@@ -15,6 +15,7 @@ from bot.flows.actions.appointments import (
 from bot.flows.actions.auth import ActionSendVerificationCode, ActionVerifyIdentity
 from bot.flows.actions.base import BackendAction
 from bot.flows.actions.orders import (
+    ActionAskOrderNumber,
     ActionCancelOrder,
     ActionChangeAddress,
     ActionCheckOrderModifiable,
@@ -27,7 +28,8 @@ from bot.flows.lockout import Lockout
 
 SHIPPED_ACTIONS: tuple[type[BackendAction], ...] = (
     ActionVerifyIdentity, ActionSendVerificationCode,
-    ActionOrderStatus, ActionOrderItems, ActionCheckOrderModifiable, ActionChangeAddress, ActionCancelOrder,
+    ActionAskOrderNumber, ActionOrderStatus, ActionOrderItems, ActionCheckOrderModifiable, ActionChangeAddress,
+    ActionCancelOrder,
     ActionReportDeliveryProblem,
     ActionListAppointments, ActionDescribeAppointment, ActionConfirmAppointment, ActionOfferSlots,
     ActionRescheduleAppointment, ActionCancelAppointment,

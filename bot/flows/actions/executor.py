@@ -35,6 +35,10 @@ class ActionResult:
     responses: list[dict[str, Any]] = field(default_factory=list)
 
 
+TRACKER_USER_EVENTS = 20
+"""Earlier customer messages an action's tracker carries (the latest one comes on top)."""
+
+
 def tracker_payload(turn: Turn) -> dict[str, Any]:
     """The Rasa tracker JSON an action sees (slots, latest message, channel)."""
     latest = turn.state.latest_user
@@ -50,9 +54,14 @@ def tracker_payload(turn: Turn) -> dict[str, Any]:
             # source and the message id. In-process actions read it as ``tracker.latest_message["careline"]``.
             "careline": {"client": latest.client, "message_id": latest.message_id, "turn": turn.state.turns},
         }
-    events: list[dict[str, Any]] = [{"event": "user", "timestamp": latest.timestamp,
-                                     "text": turn.text, "input_channel": turn.channel,
-                                     "parse_data": message}] if latest is not None else []
+    # Earlier customer messages, as Rasa's tracker carries them (an action may read what was said before:
+    # "any news on my sofa?" picks the order with the sofa), then the latest one.
+    earlier = [e for e in turn.state.events if isinstance(e, UserUttered) and e is not latest][-TRACKER_USER_EVENTS:]
+    events: list[dict[str, Any]] = [{"event": "user", "timestamp": e.timestamp, "text": e.text,
+                                     "input_channel": turn.channel} for e in earlier]
+    if latest is not None:
+        events.append({"event": "user", "timestamp": latest.timestamp, "text": turn.text,
+                       "input_channel": turn.channel, "parse_data": message})
     return {
         "sender_id": turn.conversation_id,
         "slots": dict(turn.state.slots),

@@ -5,6 +5,7 @@ Changes go to the backend with an idempotency key (:func:`change_key`), so a tur
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -46,6 +47,54 @@ def _eta_phrase(order: Order) -> str:
     if order.status == "cancelled" or not order.eta:
         return ""
     return f"Expected delivery: {human_time(order.eta)}."
+
+
+_WORD = re.compile(r"[a-z]+")
+_SAME_THING = {"couch": "sofa", "settee": "sofa", "sofas": "sofa", "light": "lamp", "lamps": "lamp",
+               "carpet": "rug", "shelf": "bookshelf", "shelves": "bookshelf", "bookcase": "bookshelf",
+               "chairs": "chair", "mirrors": "mirror", "cushions": "cushion"}
+_NOT_A_THING = {"order", "orders", "item", "items", "thing", "the", "and", "with", "cm", "black", "grey", "green",
+                "brass", "oak", "pine", "walnut", "wool", "round", "king", "three", "seat", "five", "arc", "floor"}
+
+
+def _things(text: str) -> set[str]:
+    """The product words in ``text`` ("my grey couch" → {"sofa"}), colours, materials and sizes left out."""
+    words = {_SAME_THING.get(w, w) for w in _WORD.findall(text.lower())}
+    return {w for w in words if len(w) > 2 and w not in _NOT_A_THING}
+
+
+def order_choice(order: Order) -> str:
+    """``A1003 · Oak desk, 140 cm (delivered)``: how an order is shown as a choice."""
+    items = ", ".join(str(item.get("name", "")) for item in order.items[:2])
+    return f"{order.id} · {items} ({STATUS_TEXT.get(order.status, order.status)})"
+
+
+class ActionAskOrderNumber(OrderAction):
+    """Ask which order it is about (Rasa's ``action_ask_<slot>``), or tell it when there is no doubt: the
+    customer's only order, or the one order whose items the customer named ("any news on my sofa?"). With
+    several and no clue, the customer's orders are offered as buttons."""
+
+    action_name = "action_ask_order_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict]:
+        customer_id = verified_customer(tracker)
+        orders = await self.backend.list_orders(customer_id) if customer_id else []
+        said = set().union(*(_things(str(e.get("text") or "")) for e in tracker.events if e.get("event") == "user"))
+        named = [o for o in orders if said & _things(" ".join(str(i.get("name", "")) for i in o.items))]
+        if len(orders) == 1 or len(named) == 1:
+            chosen = (named or orders)[0]
+            utter_account_data(dispatcher, "utter_order_chosen", order=order_choice(chosen))
+            return [SlotSet("order_number", chosen.id)]
+        choices = named or orders
+        buttons = [{"title": order_choice(o), "payload": f'/choose{{"order_number": "{o.id}"}}'}
+                   for o in choices[:MAX_ORDER_CHOICES]]
+        dispatcher.utter_message(response="utter_ask_order_number", buttons=buttons,
+                                 json_message={"account_data": True} if buttons else None)
+        return []
+
+
+MAX_ORDER_CHOICES = 5
+"""Orders offered as buttons (the newest first, as the backend lists them); others are typed."""
 
 
 class ActionOrderStatus(OrderAction):
