@@ -36,6 +36,18 @@ def regex_extractor(entity: str, patterns: Sequence[str]) -> EntityExtractor:
     return extract
 
 
+_CLAUSE_END = re.compile(r"[,;.!?]+\s+|\s+-+\s+")
+MIN_CLAUSE_WORDS = 2
+SUPPORTING_INTENTS = frozenset({"greet", "inform", "affirm", "deny", "thank", OUT_OF_SCOPE})
+"""Intents (Rasa's usual names) of clauses that accompany a request ("hi", "grace here", "email ...") rather than
+make one: they never speak for a message read clause by clause."""
+
+
+def clauses_of(text: str) -> list[str]:
+    """The clauses of ``text`` of at least :data:`MIN_CLAUSE_WORDS` words, split at punctuation."""
+    return [c.strip() for c in _CLAUSE_END.split(text) if len(c.split()) >= MIN_CLAUSE_WORDS]
+
+
 class Understander:
     """Classifier plus extractors; ``threshold`` decides out-of-scope; ``synonyms`` canonicalize values.
 
@@ -71,9 +83,19 @@ class Understander:
         return out
 
     def understand(self, text: str) -> Understanding:
-        """Blocking: classify and extract."""
+        """Blocking: classify and extract. A message the classifier cannot place as a whole, or places as a
+        greeting or a bare answer, is read clause by clause ("hi, grace here, email grace@example.com, any news
+        on my chair?": the greeting and the address drown the request); the most confident clause above the
+        threshold that makes a request speaks for it."""
         ranking = self.classifier.predict([text])[0][:10]
         intent, confidence = ranking[0] if ranking else (OUT_OF_SCOPE, 0.0)
+        unplaced = confidence < self.threshold or intent in SUPPORTING_INTENTS
+        if unplaced and len(clauses := clauses_of(text)) > 1:
+            requests = [r for r in self.classifier.predict(clauses) if r and r[0][0] not in SUPPORTING_INTENTS]
+            best = max(requests, key=lambda r: r[0][1], default=None)
+            if best and best[0][1] >= self.threshold:
+                ranking = best[:10]
+                intent, confidence = ranking[0]
         if confidence < self.threshold:
             intent = OUT_OF_SCOPE
         return Understanding(intent, confidence, tuple(ranking), tuple(self.entities(text)))
