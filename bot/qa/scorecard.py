@@ -60,6 +60,9 @@ class Scorecard(_Strict):
     """A conversation with the bot that nobody wrote to for this long is finished (closed ones are at once)."""
     schedule_seconds: float = Field(default=60, ge=0, le=86400)
     """How often each web worker scores the finished conversations (0: only ``careline qa score``)."""
+    similarity: Literal["lexical", "embedding"] = "lexical"
+    """How checks compare two customer messages: content-word overlap, or also the sentence encoder's cosine
+    (the web workers use the runtime's encoder; ``careline qa score`` loads it)."""
     criteria: tuple[Criterion, ...] = ()
     """The criteria, in the order reports list them."""
 

@@ -108,7 +108,8 @@ class Scorer:
         run = ScoreRun()
         finished_before = now - self.scorecard.idle_minutes * 60
         contacts = await self._contacts()
-        context = CheckContext(similarity=embedding_similarity(self.encoder) if self.encoder else None,
+        use_vectors = self.encoder is not None and self.scorecard.similarity == "embedding"
+        context = CheckContext(similarity=embedding_similarity(self.encoder) if use_vectors and self.encoder else None,
                                later_contacts=contacts)
         while run.scored + run.skipped < limit:
             todo = await self.store.pending(self.scorecard.version, finished_before=finished_before,

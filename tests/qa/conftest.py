@@ -61,3 +61,54 @@ class Driver:
         async with self.http.post(f"{self.base}/api/handoff/{conversation_id}/{action}", json=body or {},
                                   headers=AUTH[agent]) as resp:
             assert resp.status == 200, await resp.text()
+
+
+def examples(now: float) -> dict[str, list[Any]]:
+    """Three finished conversations (two hours old): a bad bot answer, an agent who does not greet, a good one."""
+    from bot.kernel.events import (
+        AgentJoined,
+        AgentMessage,
+        BotUttered,
+        ConversationEnded,
+        Escalated,
+        KnowledgeConsulted,
+        UserUttered,
+    )
+
+    t = now - 7200
+    doc = {"doc_id": "living/returns", "title": "Returns"}
+    context = {"transcript": [{"from": "customer", "text": "where is my order?"}], "intents": [], "slots": {},
+               "reason": "requested", "summary": "Customer asks where the order is."}
+    return {
+        "qa-bad": [UserUttered(text="what is your return policy?", channel="web", timestamp=t),
+                   KnowledgeConsulted(query="what is your return policy?", documents=(doc,), answered=True,
+                                      timestamp=t + 1),
+                   BotUttered(text="Our stores open at 9.", response="knowledge_answer", citations=(doc,),
+                              timestamp=t + 1),
+                   UserUttered(text="that's not what I asked: what is the return policy for sofas?", channel="web",
+                               timestamp=t + 20),
+                   BotUttered(text="Sofas can be returned within 30 days.", response="knowledge_answer",
+                              citations=(doc,), timestamp=t + 21)],
+        "qa-agent": [UserUttered(text="where is my order?", timestamp=t),
+                     UserUttered(text="agent please", intent="human", timestamp=t + 5),
+                     Escalated(reason="requested", team="general", context=context, timestamp=t + 6),
+                     BotUttered(text="I'm connecting you with a member of our team.", response="utter_handoff",
+                                timestamp=t + 6),
+                     AgentJoined(agent="bob", timestamp=t + 30),
+                     AgentMessage(agent="bob", text="Your order ships tomorrow.", timestamp=t + 40),
+                     UserUttered(text="ok thanks", for_agent=True, timestamp=t + 50),
+                     ConversationEnded(by="bob", timestamp=t + 60),
+                     BotUttered(text="How did we do?", response="utter_csat", timestamp=t + 60)],
+        "qa-good": [UserUttered(text="what is your return policy?", channel="web", timestamp=t),
+                    KnowledgeConsulted(query="what is your return policy?", documents=(doc,), answered=True,
+                                       timestamp=t + 1),
+                    BotUttered(text="You can return most items within 30 days.", response="knowledge_answer",
+                               citations=(doc,), timestamp=t + 1),
+                    UserUttered(text="great, thanks", channel="web", timestamp=t + 10)],
+    }
+
+
+async def seed_examples(runtime: Runtime, now: float) -> None:
+    """Write :func:`examples` into the runtime's conversation store."""
+    for cid, events in examples(now).items():
+        await runtime.engine.store.append(cid, events, expected_seq=0)
