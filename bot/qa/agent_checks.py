@@ -190,20 +190,25 @@ def _is_rating(conversation: Conversation, seq: int) -> bool:
     return isinstance(following, CsatGiven)
 
 
-@check("sentiment_recovered", kind="model", margin=0.2)
+@check("sentiment_recovered", kind="model", margin=0.2, min_messages=2)
 def sentiment_recovered(conversation: Conversation, params: Mapping[str, Any], context: CheckContext) -> Verdict:
-    """The customer's sentiment at the end of the agent's session is not worse (by more than ``margin``) than at
-    the handoff (the handoff context's lexicon, :func:`bot.handoff.sentiment.score_text`)."""
+    """The customer's sentiment at the end of the first agent session (their last two messages in it, when they
+    wrote at least ``min_messages``) is not worse, by more than ``margin``, than at the handoff (the handoff
+    context's lexicon, :func:`bot.handoff.sentiment.score_text`)."""
+    min_messages = int(params["min_messages"])
     escalations = conversation.of(Escalated)
     sessions = agent_sessions(conversation)
     if not escalations or not sessions:
         return NOT_APPLICABLE
     first = escalations[0][0]
+    session = sessions[0]
+    end = session.ended if session.ended is not None else len(conversation.events) + 1
     before = [score_text(e.text) for s, e in conversation.customer() if s < first][-2:]
-    after = [(s, score_text(e.text)) for s, e in conversation.customer()
-             if s > sessions[0].joined and not _is_rating(conversation, s)][-2:]
-    if not before or not after:
-        return NOT_APPLICABLE
+    during = [(s, score_text(e.text)) for s, e in conversation.customer()
+              if session.joined < s < end and not _is_rating(conversation, s)]
+    if not before or len(during) < min_messages:
+        return NOT_APPLICABLE  # one message to the agent states the problem; it is not the mood at the end
+    after = during[-2:]
     start, end = sum(before) / len(before), sum(score for _, score in after) / len(after)
     if end < start - float(params["margin"]):
         return failed(f"sentiment fell from {start:.2f} at the handoff to {end:.2f}", after[-1][0])

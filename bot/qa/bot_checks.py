@@ -85,7 +85,7 @@ def no_rephrase_after_answer(conversation: Conversation, params: Mapping[str, An
     """The customer did not ask the same question again right after the bot's answer.
 
     For each customer message the bot answered (a real answer, not a fallback: those count under
-    ``max_fallbacks``), the customer's next message fails the answer when it says the bot missed the question
+    ``max_fallbacks``; not a question of its own, which the next message answers), the customer's next message fails the answer when it says the bot missed the question
     ("that's not what I asked") or asks the same thing again: content-word overlap at least ``threshold``, or,
     with the serving encoder, cosine similarity at least ``embedding_threshold``. Evidence: the answer and
     the rephrase.
@@ -108,6 +108,8 @@ def no_rephrase_after_answer(conversation: Conversation, params: Mapping[str, An
         answers = [(s, r) for s, r in replies if is_answer(r)]
         if not answers or any(is_fallback(r) for _, r in replies):
             continue
+        if answers[-1][1].text.rstrip().endswith("?"):
+            continue  # the bot asked something: the next message answers it, it does not ask again
         answered += 1
         if following is None or following[1].for_agent:
             continue
@@ -181,8 +183,8 @@ ROUTINE_CATEGORIES = frozenset({"requested", "low_confidence", "repeated_fallbac
 @check("escalated_sensitive", kind="model", sentiment_below=-0.6)
 def escalated_sensitive(conversation: Conversation, params: Mapping[str, Any], context: CheckContext) -> Verdict:
     """Emotional and regulated cases reached a person: a guardrail flagged them, or the customer's message
-    scores at most ``sentiment_below`` on the handoff sentiment lexicon; then the conversation escalated or
-    offered a person afterwards."""
+    scores at most ``sentiment_below`` on the handoff sentiment lexicon; then the bot handed off or offered a
+    person in that same turn (before the customer's next message)."""
     cases: list[int] = []
     for seq, guard in conversation.of(GuardrailTriggered):
         if guard.category not in ROUTINE_CATEGORIES and guard.decision != "block":
@@ -195,8 +197,16 @@ def escalated_sensitive(conversation: Conversation, params: Mapping[str, Any], c
     if not cases:
         return NOT_APPLICABLE
     for seq in sorted(set(cases)):
-        reached = any(isinstance(e, Escalated) or (isinstance(e, BotUttered) and e.response == "utter_offer_human")
-                      for e in conversation.events[seq - 1:])
+        reached = False
+        for later_seq, later in conversation.numbered():
+            if later_seq <= seq:
+                continue
+            if isinstance(later, UserUttered) and not isinstance(conversation.events[seq - 1], GuardrailTriggered):
+                break  # the turn that should have reached a person is over
+            if isinstance(later, Escalated) or (isinstance(later, BotUttered) and (
+                    later.response == "utter_offer_human" or later.response == "utter_handoff")):
+                reached = True
+                break
         if not reached:
             return failed("an emotional or regulated case was not offered a person", seq)
     return passed("", *sorted(set(cases)))

@@ -3,6 +3,7 @@ scorecard's checks on it, per criterion, on the dev and held-aside splits.
 
     python -m tests.qa.labelled            # JSON: precision / recall per criterion, dev and held
     python -m tests.qa.labelled --misses   # also the conversations each criterion got wrong (dev only)
+    python -m tests.qa.labelled --embedding  # the rephrase check also compares sentence vectors (MiniLM)
 """
 
 from __future__ import annotations
@@ -168,7 +169,13 @@ def measure(items: list[Labelled], scorecard: Scorecard, context: CheckContext |
 def main() -> None:
     scorecard = load_scorecard(DEMO_PROJECT)
     assert scorecard is not None
-    result = measure(load(), scorecard)
+    context = None
+    if "--embedding" in sys.argv:
+        from bot.infra.embeddings import ServingEncoder, shared_embedder
+        from bot.qa.scorer import embedding_similarity
+
+        context = CheckContext(similarity=embedding_similarity(ServingEncoder(shared_embedder())))
+    result = measure(load(), scorecard, context)
     if "--misses" not in sys.argv:
         for split in result.values():
             split.pop("misses")
