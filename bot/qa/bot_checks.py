@@ -86,9 +86,9 @@ def no_rephrase_after_answer(conversation: Conversation, params: Mapping[str, An
 
     For each customer message the bot answered (a real answer, not a fallback: those count under
     ``max_fallbacks``; not a question of its own, which the next message answers), the customer's next
-    message fails the answer when it says the bot missed the question ("that's not what I asked") or asks the same thing again: content-word overlap at least ``threshold``, or,
-    with the serving encoder, cosine similarity at least ``embedding_threshold``. Evidence: the answer and
-    the rephrase.
+    message fails the answer when it says the bot missed the question ("that's not what I asked") or asks
+    the same thing again: content-word overlap at least ``threshold``, or, with the serving encoder, cosine
+    similarity at least ``embedding_threshold``. Evidence: the answer and the rephrase.
     """
     turns = [(seq, e) for seq, e in conversation.numbered() if isinstance(e, UserUttered | BotUttered | Escalated)]
     answered = 0
