@@ -202,10 +202,10 @@ def sentiment_recovered(conversation: Conversation, params: Mapping[str, Any], c
         return NOT_APPLICABLE
     first = escalations[0][0]
     session = sessions[0]
-    end = session.ended if session.ended is not None else len(conversation.events) + 1
+    stop = session.ended if session.ended is not None else len(conversation.events) + 1
     before = [score_text(e.text) for s, e in conversation.customer() if s < first][-2:]
     during = [(s, score_text(e.text)) for s, e in conversation.customer()
-              if session.joined < s < end and not _is_rating(conversation, s)]
+              if session.joined < s < stop and not _is_rating(conversation, s)]
     if not before or len(during) < min_messages:
         return NOT_APPLICABLE  # one message to the agent states the problem; it is not the mood at the end
     after = during[-2:]
