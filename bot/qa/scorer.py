@@ -111,11 +111,11 @@ class Scorer:
         use_vectors = self.encoder is not None and self.scorecard.similarity == "embedding"
         context = CheckContext(similarity=embedding_similarity(self.encoder) if use_vectors and self.encoder else None,
                                later_contacts=contacts)
-        while run.scored + run.skipped < limit:
-            todo = await self.store.pending(self.scorecard.version, finished_before=finished_before,
-                                            limit=min(BATCH, limit - run.scored - run.skipped))
-            if not todo:
-                break
+        # one query for the whole backlog (ids only): paging the LEFT JOIN batch by batch would rescan the rows
+        # already scored each time (quadratic over a large backlog)
+        backlog = await self.store.pending(self.scorecard.version, finished_before=finished_before, limit=limit)
+        for start in range(0, len(backlog), BATCH):
+            todo = backlog[start:start + BATCH]
             conversations = await self._read([cid for cid, _ in todo])
             scores = []
             for cid, _ in todo:
@@ -125,9 +125,15 @@ class Scorer:
             computed = await asyncio.to_thread(lambda batch=scores: [  # type: ignore[misc]
                 score_conversation(self.scorecard, c, context, last_seq=s, created_at=t, judged=j, now=now)
                 for c, s, t, j in batch])
-            progress = False
+            fresh = [(cid, score) for (cid, replaces), score in zip(todo, computed, strict=True) if replaces is None]
+            stored = dict(zip([cid for cid, _ in fresh], await self.store.save_many([s for _, s in fresh]),
+                              strict=True))
             for (cid, replaces), score in zip(todo, computed, strict=True):
-                if await self.store.save(score, replaces=replaces):
+                if replaces is not None:
+                    stored[cid] = await self.store.save(score, replaces=replaces)
+            progress = False
+            for (cid, _), score in zip(todo, computed, strict=True):
+                if stored[cid]:
                     run.scored += 1
                     run.failures += len(score.failed)
                     run.ids.append(cid)
@@ -135,7 +141,7 @@ class Scorer:
                 else:
                     run.skipped += 1
             if not progress:
-                break  # another worker is storing the same batch: leave the rest to it
+                break  # another worker is storing the same backlog ahead of us: leave the rest to it
         run.seconds = time.perf_counter() - started
         if run.scored or run.skipped:
             log.info("qa_scored", version=self.scorecard.version, scored=run.scored, skipped=run.skipped,

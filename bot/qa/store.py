@@ -123,6 +123,33 @@ class QAStore:
         """Create the tables (idempotent; safe from several workers)."""
         await self.db.migrate(SCHEMA)
 
+    async def save_many(self, scores: Sequence[ConversationScore]) -> list[bool]:
+        """Store first-time scores in one transaction; when another worker stored any of them first (the
+        transaction fails on its primary key), each is stored on its own instead. Returns which were stored."""
+        if not scores:
+            return []
+        try:
+            async with self.db.transaction() as tx:
+                for score in scores:
+                    await self._insert(tx, score)
+        except ConcurrentWriteError:
+            return [await self.save(score) for score in scores]
+        return [True] * len(scores)
+
+    async def _insert(self, tx: Any, score: ConversationScore) -> None:
+        await tx.execute(
+            "INSERT INTO qa_runs (conversation_id, scorecard_version, last_seq, scored_at, created_at, "
+            "channel, kind, agents, flows, score, failed, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            score.conversation_id, score.scorecard_version, score.last_seq, score.scored_at,
+            score.created_at, score.channel, score.kind, ",".join(score.agents), ",".join(score.flows),
+            score.score, len(score.failed), json.dumps(score.facts))
+        rows = [(score.conversation_id, score.scorecard_version, c.criterion, _flag(c.passed), c.weight,
+                 json.dumps(list(c.evidence)), c.note) for c in score.criteria]
+        if rows:
+            placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+            await tx.execute("INSERT INTO qa_scores (conversation_id, scorecard_version, criterion, passed, "  # noqa: S608
+                             f"weight, evidence, note) VALUES {placeholders}", *(v for r in rows for v in r))
+
     async def save(self, score: ConversationScore, *, replaces: int | None = None) -> bool:
         """Store ``score``; False when another worker stored this conversation under this version first.
 
@@ -139,18 +166,7 @@ class QAStore:
                         return False
                     await tx.execute("DELETE FROM qa_scores WHERE conversation_id = ? AND scorecard_version = ?",
                                      score.conversation_id, score.scorecard_version)
-                await tx.execute(
-                    "INSERT INTO qa_runs (conversation_id, scorecard_version, last_seq, scored_at, created_at, "
-                    "channel, kind, agents, flows, score, failed, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    score.conversation_id, score.scorecard_version, score.last_seq, score.scored_at,
-                    score.created_at, score.channel, score.kind, ",".join(score.agents), ",".join(score.flows),
-                    score.score, len(score.failed), json.dumps(score.facts))
-                rows = [(score.conversation_id, score.scorecard_version, c.criterion, _flag(c.passed), c.weight,
-                         json.dumps(list(c.evidence)), c.note) for c in score.criteria]
-                if rows:
-                    placeholders = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(rows))
-                    await tx.execute("INSERT INTO qa_scores (conversation_id, scorecard_version, criterion, passed, "  # noqa: S608
-                                     f"weight, evidence, note) VALUES {placeholders}", *(v for r in rows for v in r))
+                await self._insert(tx, score)
         except ConcurrentWriteError:
             return False
         return True
