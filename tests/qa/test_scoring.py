@@ -142,3 +142,54 @@ async def test_two_workers_score_each_conversation_once(database_url: str, tmp_p
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_new_scorecard_version_scores_everything_again(tmp_path: Path) -> None:
+    """Changing a parameter makes a new version; every finished conversation is scored again under it, and
+    the old version's rows stay."""
+    db = await open_database(f"sqlite:///{tmp_path / 'v.db'}")
+    try:
+        store = ConversationStore(db)
+        await store.setup()
+        for n in range(3):
+            await store.append(f"c{n}", [UserUttered(text="x", timestamp=T), BotUttered(
+                text="sorry?", response="utter_default", timestamp=T + 1), ConversationEnded(timestamp=T + 2)],
+                expected_seq=0)
+        strict = parse_scorecard(CARD, tmp_path)
+        lenient = parse_scorecard({"criteria": [{"id": "fallbacks", "check": "max_fallbacks",
+                                                 "params": {"max": 1}}]}, tmp_path)
+        first, second = Scorer(db, strict), Scorer(db, lenient)
+        await first.setup()
+        assert (await first.score_pending(now=T + 10)).failures == 3
+        run = await second.score_pending(now=T + 10)
+        assert run.scored == 3 and run.failures == 0
+        assert len(await first.store.runs(strict.version)) == 3
+    finally:
+        await db.close()
+
+
+async def test_the_llm_judge_applies_a_rubric_only_when_a_model_is_configured(tmp_path: Path) -> None:
+    """With a scripted model the judge's FAIL and turn number become the verdict, the transcript it sees is
+    masked; without a model the criterion does not apply and the rest is scored."""
+    from bot.infra.llm import LLMConfig
+    from bot.qa.judge import LLMJudge
+    from bot.testing.llm_server import ScriptedLLM
+
+    events: tuple[Event, ...] = (UserUttered(text="my email is jo@example.com, where is my parcel?", timestamp=T),
+                                 BotUttered(text="Our stores open at 9.", response="utter_answer", timestamp=T + 1))
+    card = parse_scorecard({"criteria": [{"id": "judge", "check": "llm_judge",
+                                          "params": {"rubric": "The bot answered the question asked."}},
+                                         {"id": "fallbacks", "check": "max_fallbacks"}]}, tmp_path)
+    from bot.qa import score_conversation
+
+    without = score_conversation(card, Conversation("c", events), CheckContext(), last_seq=2, created_at=T)
+    assert [c.passed for c in without.criteria] == [None, True]
+    async with ScriptedLLM(replies=["FAIL\nturn 2"]) as llm:
+        judge = LLMJudge(LLMConfig(base_url=llm.base_url, model="test"))
+        verdict = await judge.judge(Conversation("c", events), card.criteria[0].params)
+        again = await judge.judge(Conversation("c", events), card.criteria[0].params)
+        await judge.close()
+        assert (verdict.passed, verdict.evidence) == (False, (2,)) and again == verdict
+        assert len(llm.requests) == 1, "the second verdict comes from the cache"
+        prompt = llm.requests[0]["messages"][-1]["content"]
+        assert "jo@example.com" not in prompt and "[email]" in prompt
