@@ -180,12 +180,16 @@
 
   async function load() {
     let report;
+    /* topics are clustered when the view opens, the window changes or after scoring, not on every refresh */
+    const topics = !state.report || state.report.window !== state.window || state.topicsDue;
     try {
-      report = await api("GET", `/api/ops/qa?window=${encodeURIComponent(state.window)}&topics=1`);
+      report = await api("GET", `/api/ops/qa?window=${encodeURIComponent(state.window)}${topics ? "&topics=1" : ""}`);
     } catch (error) {
       if (error.status === 404) { $("qa-missing").hidden = false; return; }
       throw error;
     }
+    if (!topics && state.report) report.topics = state.report.topics;
+    state.topicsDue = false;
     state.report = report;
     $("qa-version").textContent = report.scorecard.version;
     renderTiles(report);
@@ -204,6 +208,7 @@
   $("qa-score").addEventListener("click", async () => {
     try {
       const run = await api("POST", "/api/ops/qa/score");
+      state.topicsDue = true;
       say(`Scored ${run.scored} conversation(s) under scorecard ${run.scorecard_version}.`, "ok");
     } catch (error) {
       say(`Could not score: ${error.message}`, "error");
