@@ -193,3 +193,36 @@ async def test_the_llm_judge_applies_a_rubric_only_when_a_model_is_configured(tm
         assert len(llm.requests) == 1, "the second verdict comes from the cache"
         prompt = llm.requests[0]["messages"][-1]["content"]
         assert "jo@example.com" not in prompt and "[email]" in prompt
+
+
+async def test_report_and_reviews_on_both_stores(database_url: str, tmp_path: Path) -> None:
+    """The report, a conversation's transcript and a review read back the same on SQLite and PostgreSQL."""
+    import time
+
+    from bot.infra.settings import DEMO_PROJECT
+    from bot.qa import load_scorecard
+    from bot.qa.service import QAService
+
+    from .conftest import examples
+
+    db = await open_database(database_url)
+    try:
+        store = ConversationStore(db)
+        await store.setup()
+        now = time.time()
+        for cid, events in examples(now).items():
+            await store.append(cid, events, expected_seq=0)
+        scorecard = load_scorecard(DEMO_PROJECT)
+        assert scorecard is not None
+        service = QAService(db, scorecard.model_copy(update={"similarity": "lexical"}))
+        await service.setup()
+        assert (await service.score()).scored == 3
+        await service.mark("qa-bad", "no_rephrase", reviewer="olga", wrong=False, comment="right")
+        report = await service.report(since=now - 86400, until=now + 1, window="day")
+        failed = {c["criterion"]: c["failures"][0]["evidence"] for c in report["criteria"] if c["failed"]}
+        assert failed == {"no_rephrase": [3, 4], "agent_greeted": [6]}
+        assert report["calibration"]["criteria"]["no_rephrase"]["agreement"] == 1.0
+        detail = await service.conversation("qa-agent")
+        assert detail["score"]["kind"] == "agent" and detail["transcript"][-1]["seq"] == 9
+    finally:
+        await db.close()
