@@ -1,6 +1,6 @@
 """The ``careline`` command: the core's commands (:mod:`bot.app.cli`) plus what the connectors and the evals add.
 
-    careline chat | validate | demo | kb | scope | handoff | report   (bot)
+    careline chat | validate | demo | kb | scope | handoff | report | qa   (bot)
     careline serve                                                   (connectors.web)
     careline call                                                    (connectors.voice)
     careline eval [PATH... | nlu | kb | guard]                       (evals)

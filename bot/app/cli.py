@@ -1,5 +1,5 @@
 """The core's commands: ``chat``, ``validate``, ``demo``, and the core packages' groups (``kb``, ``scope``,
-``handoff``, ``report``).
+``handoff``, ``report``, ``qa``).
 
 :data:`main` is the core alone (``python -m bot``): it imports no connector and no eval. The ``careline``
 command is composed outside the core, in :mod:`careline.cli`, which adds the connectors' commands
@@ -23,6 +23,7 @@ from bot.infra.settings import DEMO_PROJECT, Settings
 from bot.kernel.errors import ConfigError
 from bot.knowledge.cli import kb
 from bot.ops.cli import scope
+from bot.qa.cli import qa
 
 
 class _Stderr:
@@ -204,5 +205,5 @@ def demo_seed(as_json: bool) -> None:
         click.echo(f"{kind}: " + ", ".join(item["id"] for item in data[kind]))
 
 
-for _command in (kb, scope, handoff, report):
+for _command in (kb, scope, handoff, report, qa):
     main.add_command(_command)

@@ -45,7 +45,8 @@ METRICS: web.AppKey[Metrics] = web.AppKey("ops_metrics", Metrics)
 KNOWN_CHANNELS = ("rest", "web", "voice")
 #: How often a long ops read checks that its client is still connected.
 DISCONNECT_POLL_SECONDS = 0.2
-_ASSETS = {"console.js": "text/javascript", "console.css": "text/css", "chart.js": "text/javascript"}
+_ASSETS = {"console.js": "text/javascript", "console.css": "text/css", "chart.js": "text/javascript",
+           "qa.js": "text/javascript"}
 
 
 def _runtime(request: web.Request) -> Runtime:

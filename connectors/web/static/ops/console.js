@@ -273,7 +273,7 @@
       state.catalog = catalog;
       $("assistant").textContent = catalog.assistant;
       renderBreaker(catalog.breaker);
-      await Promise.all([loadKpis(), loadScope()]);
+      await Promise.all([loadKpis(), loadScope(), window.CarelineQA ? window.CarelineQA.refresh(state.token) : null]);
     } catch (error) {
       if (error.status === 401 || error.status === 403) {
         signOut(error.status === 403 ? "This token does not have the ops role." : "Unknown token.");
