@@ -120,6 +120,16 @@ class EmotionModel:
             group_bias=self.group_bias.astype(np.float16))
         path.write_bytes(buffer.getvalue())
 
+    def without_words(self, neutral: list[str]) -> EmotionModel:
+        """This model with the words model blind to ``neutral`` words (a support chat's commands: "stop",
+        "cancel", "no" are annoyance on Reddit, instructions here)."""
+        index = [self.vocabulary[w.lower()] for w in neutral if w.lower() in self.vocabulary]
+        if not index:
+            return self
+        weights = self.word_weights.copy()
+        weights[index] = 0.0
+        return EmotionModel(**{**{f: getattr(self, f) for f in self.__dataclass_fields__}, "word_weights": weights})
+
     def vector_logits(self, vectors: np.ndarray) -> np.ndarray:
         """The sentence-vector network's logit per row of ``vectors``."""
         hidden = np.maximum(vectors @ self.hidden_weights.T + self.hidden_bias, 0.0)
@@ -159,6 +169,40 @@ class EmotionModel:
 
 _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
 
+_COUNT = r"(?:second|third|fourth|fifth|sixth|tenth|umpteenth|nth|\d+(?:st|nd|rd|th)?|two|three|four|five|six|many)"
+#: Frustration said in plain words in a support chat, which the Reddit-trained model under-rates.
+PLAIN_FRUSTRATION = {
+    "repeat contact": re.compile(
+        rf"\b{_COUNT} (?:times?|emails?|messages?|calls?)\b(?! (?:item|one|order|box)s?\b)"
+        rf"(?=.*\b(?:writ|messag|email|contact|call|rang|ring|ask|chas|explain|told|same|about|now|still|this)"
+        r"|\W*$)"
+        r"|\b(?:how many (?:more )?times|every (?:single )?time i|asked and asked|again and again|lost count"
+        r"|already (?:explained|told|asked|sent)|keep being told|(?:said|told me) that (?:last|before)"
+        r"|same (?:answer|problem|thing) every|been chasing|still (?:nothing|no answer|waiting|no reply)"
+        r"|going round in circles|nobody (?:ever )?(?:replies|reply|calls|rings|gets back)|why does nobody)",
+        re.IGNORECASE),
+    "exhaustion": re.compile(
+        r"\b(?:i'?ve had (?:enough|it)\b|enough is enough|i(?:'m| am) (?:so |just |really )?done\b(?! with (?:my|the) "
+        r"(?:order|form|payment))|i give up|can'?t (?:do|keep doing|take) this|exhausted|worn out|"
+        r"tired of (?:waiting|chasing|this|being|repeating|ringing|calling)|sick of|fed up|end of my tether|"
+        r"wits'? end|breaking point|(?:losing|running out of|lost) (?:my )?patience|patience has run out|"
+        r"at the end of|last straw|too much)",
+        re.IGNORECASE),
+    "judgement": re.compile(
+        r"\b(?:ridiculous\b|(?:a|beyond a) joke\b|kidding|not good enough|unacceptable|useless|hopeless|"
+        r"nightmare|shambles|disgrace|pathetic|wasting my time|waste of (?:my )?time|frustrat\w*|fuming|"
+        r"furious|annoyed|upset|not impressed|formal complaint|worst)",
+        re.IGNORECASE),
+}
+
+
+def plain_frustration(text: str) -> tuple[float, str]:
+    """Score and evidence of frustration said in plain words: 0.6 for one kind of cue (the default policy
+    offers a person), 0.8 for two kinds (it escalates)."""
+    found = [f"{kind}: {match.group(0)}" for kind, pattern in PLAIN_FRUSTRATION.items()
+             if (match := pattern.search(text))]
+    return (0.0, "") if not found else (0.6 if len(found) == 1 else 0.8, ", ".join(found))
+
 
 def surface_anger(text: str, profanity: re.Pattern[str] | None, complaints: re.Pattern[str] | None
                   ) -> tuple[float, str]:
@@ -181,6 +225,19 @@ def surface_anger(text: str, profanity: re.Pattern[str] | None, complaints: re.P
     return 1 - keep, ", ".join(cues)
 
 
+#: Words that, around a command word, keep a message a bare command ("Stop here", "no, go back").
+_COMMAND_FILLER = frozenset({"here", "that", "it", "this", "please", "thanks", "thank", "you", "now", "then", "go",
+                             "back", "a", "the", "sec", "second", "minute", "moment", "on", "hold", "just", "ok",
+                             "okay", "oh", "mind", "never", "thing", "last"})
+
+
+def bare_command(text: str, command_words: frozenset[str]) -> bool:
+    """True for a short message made of command words and filler only ("Stop here", "no", "never mind")."""
+    tokens = re.findall(r"[a-z']+", text.lower())
+    return 0 < len(tokens) <= 6 and any(t in command_words or t == "never" for t in tokens) \
+        and all(t in command_words or t in _COMMAND_FILLER for t in tokens)
+
+
 class detect_emotion(Detector):  # noqa: N801 - detectors get verb names (STYLE.md)
     """Signals ``anger``, ``sadness`` or ``fear`` for this message and ``frustration`` for the trend."""
 
@@ -188,11 +245,12 @@ class detect_emotion(Detector):  # noqa: N801 - detectors get verb names (STYLE.
     kind = "both"
 
     def __init__(self, model: EmotionModel, vectors: ServingEncoder, config: EmotionConfig) -> None:
-        self.model = model
+        self.model = model.without_words(config.command_words)
         self.vectors = vectors
         self.config = config
         self._profanity = keyword_pattern(config.profanity)
         self._complaints = keyword_pattern(config.complaints)
+        self._commands = frozenset(w.lower() for w in config.command_words)
 
     def _score(self, texts: list[str], vectors: np.ndarray) -> list[tuple[str, float, str]]:
         out = []
@@ -215,10 +273,15 @@ class detect_emotion(Detector):  # noqa: N801 - detectors get verb names (STYLE.
         texts = [*earlier[-(self.config.trend_turns - 1):], text]
         per_text = self._score(texts, await self.vectors.aencode(texts))
         label, score, evidence = per_text[-1]
+        if bare_command(text, self._commands) and not evidence.startswith("model +"):
+            score = 0.0  # an instruction to the bot, not a feeling (the Reddit data reads "Stop." as annoyance)
         signals = [Signal(self.name, label, score, evidence)] if score >= 0.3 else []
+        plain, said = plain_frustration(text)
+        if plain:
+            signals.append(Signal(self.name, "frustration", plain, f"said: {said}"))
         negativity = [s for _, s, _ in per_text]
         complaints = sum(1 for n in negativity if n >= COMPLAINT_SCORE)
-        if len(texts) >= 2 and complaints >= 2 and negativity[-1] >= COMPLAINT_SCORE:
+        if len(texts) >= 2 and complaints >= 2 and negativity[-1] >= COMPLAINT_SCORE and not plain:
             rising = negativity[-1] > negativity[0]
             trend = min(1.0, 0.25 * complaints + (0.15 if rising else 0.0))
             signals.append(Signal(self.name, "frustration", trend,
