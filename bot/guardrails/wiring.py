@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.guardrails.base import Detector, Policy
 from bot.guardrails.complexity import detect_complexity
-from bot.guardrails.emotion import detect_emotion, load_head
+from bot.guardrails.emotion import detect_emotion, load_model
 from bot.guardrails.human_request import detect_human_request
 from bot.guardrails.policy import ConfiguredPolicy
 from bot.guardrails.regulated import ORDINARY, detect_regulated_topic
@@ -33,7 +33,7 @@ def build_detectors(project: Project, encoder: Encoder) -> list[Detector]:
         detect_complexity(config.complexity, vectors),
     ]
     if config.emotion.enabled:
-        detectors.append(detect_emotion(load_head(config.emotion, project.path), vectors, config.emotion))
+        detectors.append(detect_emotion(load_model(config.emotion, project.path), vectors, config.emotion))
     return detectors
 
 

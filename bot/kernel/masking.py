@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["SENSITIVE_KEYS", "luhn_valid", "mask_text", "mask_value", "pii_kinds"]
+__all__ = ["SENSITIVE_KEYS", "iban_valid", "luhn_valid", "mask_text", "mask_value", "pii_kinds"]
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 #: An IBAN, spaced in groups of four or written in one run (``GB82 WEST 1234 …``, ``DE89370400440532013000``).
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}\s?[A-Z0-9]{1,4}\b")
-#: A UK National Insurance number (``QQ 12 34 56 C``).
-_NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b", re.IGNORECASE)
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b", re.IGNORECASE)
+#: A UK National Insurance number (``AB 12 34 56 C``, ``QQ123456C``): any two letters, as HMRC's own examples
+#: (``QQ``) and mistyped prefixes are still someone's number; six digits, spaced in pairs or not; suffix A-D.
+_NINO = re.compile(r"\b[A-Z]{2}(?:\s?\d{2}){3}\s?[A-D]\b", re.IGNORECASE)
 #: A US Social Security number (``123-45-6789``).
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
@@ -46,6 +47,33 @@ SENSITIVE_KEYS = frozenset(
 )
 
 
+def iban_valid(candidate: str) -> bool:
+    """True when ``candidate`` (spaces allowed) passes the IBAN check (ISO 13616: mod 97 == 1)."""
+    compact = re.sub(r"\s", "", candidate).upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    moved = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def _iban(match: re.Match[str]) -> str:
+    return "[iban]" if iban_valid(match.group(0)) else match.group(0)
+
+
+def _card(match: re.Match[str]) -> str:
+    """A 13-19 digit run is a card only when it passes Luhn (an order or tracking number usually does not)."""
+    return "[card]" if luhn_valid(re.sub(r"\D", "", match.group(0))) else match.group(0)
+
+
+def _phone(match: re.Match[str]) -> str:
+    """9-15 digits, written with a ``+``, a leading 0, brackets or separators: a reference number written in one
+    run (``100423345``) is not a phone number."""
+    value = match.group(0)
+    digits = re.sub(r"\D", "", value)
+    spelled = value[0] in "+0(" or bool(re.search(r"[ ().-]", value))
+    return "[phone]" if 9 <= len(digits) <= 15 and spelled else value
+
+
 def mask_text(text: str) -> str:
     """``text`` with emails, IBANs, national numbers, card numbers, dates, PINs or codes given after their name
     ("my pin is 4821"), street addresses, postcodes and phone numbers replaced by placeholders; IPv4
@@ -57,15 +85,15 @@ def mask_text(text: str) -> str:
 
 def _mask_segment(text: str) -> str:
     text = _EMAIL.sub("[email]", text)
-    text = _IBAN.sub("[iban]", text)
+    text = _IBAN.sub(_iban, text)
     text = _NINO.sub("[national_id]", text)
     text = _SSN.sub("[national_id]", text)
-    text = _CARD.sub("[card]", text)
+    text = _CARD.sub(_card, text)
     text = _DATE.sub("[date]", text)
     text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2) or ''} [secret]", text)
     text = _STREET.sub("[address]", text)
     text = _POSTCODE.sub("[postcode]", text)
-    return _PHONE.sub("[phone]", text)
+    return _PHONE.sub(_phone, text)
 
 
 def mask_value(key: str, value: Any) -> Any:
@@ -99,7 +127,9 @@ def pii_kinds(text: str) -> list[str]:
         if luhn_valid(re.sub(r"\D", "", match.group(0))):
             kinds.append("card")
             break
-    for kind, pattern in (("iban", _IBAN), ("national_id", _NINO), ("national_id", _SSN)):
+    if any(iban_valid(m.group(0)) for m in _IBAN.finditer(text)):
+        kinds.append("iban")
+    for kind, pattern in (("national_id", _NINO), ("national_id", _SSN)):
         if kind not in kinds and pattern.search(text):
             kinds.append(kind)
     masked = mask_text(_CARD.sub("", text))

@@ -312,6 +312,11 @@ class EmotionConfig(_Strict):
         "waste of time", "how many times",
     ])
     """Customer-service complaint phrases the Reddit-trained model under-rates; one is a 0.4 anger cue."""
+    command_words: list[str] = Field(default_factory=lambda: [
+        "stop", "cancel", "undo", "forget", "no", "nope", "nah", "wait", "scrap",
+    ])
+    """Words the emotion model's words part ignores: in a support chat they are instructions ("Stop here",
+    "cancel that", "no"), not the annoyance they mark on Reddit."""
 
 
 class ComplexityConfig(_Strict):

@@ -161,14 +161,15 @@ async def test_neutral_messages_have_no_emotion(detectors: dict[str, Detector], 
 
 
 async def test_rising_negativity_becomes_frustration(detectors: dict[str, Detector], policy: ConfiguredPolicy) -> None:
-    """Several negative messages in a row fire frustration; one negative message alone does not."""
+    """Several negative messages in a row fire the frustration trend; one negative message alone does not (it may
+    still be frustration said in plain words: "a disgrace")."""
     history = conversation("my parcel still hasn't arrived, this is annoying",
                            "I'm really fed up with waiting, this is terrible service",
                            "this is a disgrace, I'm so angry")
     signals = await detect(detectors["emotion"], "this is a disgrace, I'm so angry", history)
     assert "frustration" in fired(signals, policy)
     alone = await detect(detectors["emotion"], "this is a disgrace, I'm so angry")
-    assert "frustration" not in {s.category for s in alone}
+    assert not [s for s in alone if s.category == "frustration" and "negative of last" in s.evidence]
 
 
 async def test_repeated_greetings_are_not_repeated_questions(detectors: dict[str, Detector],

@@ -1,4 +1,4 @@
-"""The human-request and regulated-topic detectors measured on sets written apart from their word lists.
+"""The human-request, regulated-topic and emotion detectors measured on sets written apart from their word lists.
 
 ``tests/guardrails/data/*_dev.csv`` were used while changing the detectors; ``*_heldout.csv`` and
 ``regulated.csv`` were not looked at while tuning. A message counts as caught when the policy does more than
@@ -40,6 +40,10 @@ async def f1(detector: Detector, policy: ConfiguredPolicy, name: str) -> float:
     ("human_request", "human_request_heldout", 0.9),
     ("regulated_topic", "regulated_dev", 0.8),
     ("regulated_topic", "regulated", 0.85),
+    ("emotion", "frustration_dev", 0.85),
+    ("emotion", "frustration_heldout", 0.78),
+    ("emotion", "emotion_dev", 0.75),
+    ("emotion", "emotion_heldout", 0.75),
 ])
 async def test_detector_reaches_its_floor_on_independent_phrasings(
         detectors: dict[str, Detector], policy: ConfiguredPolicy, detector: str, name: str, floor: float) -> None:
@@ -61,3 +65,22 @@ async def test_hard_cases_of_asking_for_a_person(detectors: dict[str, Detector],
     """The same word in another sense or negated is no request; a spoken filler before "agent" is one."""
     signals = await detectors["human_request"].detect(text, derive("c", []), "voice")
     assert bool(signals) is (text in ("uh agent", "i uh agent"))
+
+
+@pytest.mark.parametrize("text", ["Stop here", "stop", "cancel that", "no", "No.", "never mind", "forget it",
+                                  "no, go back", "wait"])
+async def test_commands_to_the_bot_are_not_anger(detectors: dict[str, Detector], policy: ConfiguredPolicy,
+                                                 text: str) -> None:
+    """GoEmotions reads "Stop." as annoyance; in a support chat a bare command carries no feeling."""
+    state = derive("c", [])
+    assert policy.decide(await detectors["emotion"].detect(text, state, "rest"), state).action is Action.CONTINUE
+
+
+@pytest.mark.parametrize("text", ["this is the third time I'm writing about this", "I've had enough",
+                                  "this is ridiculous", "I'm exhausted with all this", "Enough is enough"])
+async def test_frustration_in_plain_words_offers_a_person(detectors: dict[str, Detector], policy: ConfiguredPolicy,
+                                                          text: str) -> None:
+    """Repeat contact, exhaustion and plain judgement offer a person (or escalate) on the first message."""
+    state = derive("c", [])
+    decision = policy.decide(await detectors["emotion"].detect(text, state, "rest"), state)
+    assert decision.action in (Action.OFFER_HUMAN, Action.ESCALATE)
