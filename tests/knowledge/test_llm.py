@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -94,12 +93,11 @@ async def test_server_error_falls_back_to_extractive(llm: ScriptedLLM, llm_kb: K
 
 
 async def test_timeout_falls_back_to_extractive_quickly(llm: ScriptedLLM, llm_kb: KnowledgeBase) -> None:
-    """A provider slower than the configured timeout is abandoned and the extractive answer given in time."""
-    llm.script("too late [1].", delay=1.5)
-    started = time.perf_counter()
+    """A provider slower than the configured timeout is abandoned and the extractive answer given instead (the
+    model would answer only after 30 s: without the timeout the answer would be the model's)."""
+    llm.script("too late [1].", delay=30)
     answer = await llm_kb.answer(QUESTION)
     assert answer.mode == "extractive"
-    assert time.perf_counter() - started < 1.4
 
 
 async def test_llm_saying_not_found_means_dont_know(llm: ScriptedLLM, llm_kb: KnowledgeBase) -> None:
