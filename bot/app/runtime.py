@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.customers.continuity import ResumeMatter
+from bot.customers.store import CustomerStore
+from bot.customers.wiring import open_continuity
 from bot.flows.backend.base import Backend
 from bot.flows.progress import waiting_question
 from bot.flows.setup import flow_runner, make_backend
@@ -63,6 +66,8 @@ class Runtime:
     """Intents and entities (its LLM client, if any, is closed with the runtime)."""
     encoder: ServingEncoder | None = None
     """The one encoder of every stage (guards, understanding, knowledge)."""
+    customers: CustomerStore | None = None
+    """Customer records: verified conversations linked across channels (:mod:`bot.customers`)."""
 
     async def close(self) -> None:
         if self.ops is not None:
@@ -141,18 +146,21 @@ def open_knowledge(project: Project, embedder: Encoder) -> KnowledgeAnswerer | N
 
 def default_stages(project: Project, understander: Understander, knowledge: KnowledgeAnswerer | None,
                    *, guardrails: Guardrails | None = None,
-                   ops: Ops | None = None, backend: Backend | None = None) -> list[Stage]:
+                   ops: Ops | None = None, backend: Backend | None = None,
+                   resume: ResumeMatter | None = None) -> list[Stage]:
     """The standard answering chain: normalize → csat → reply → scope → input guards → understand → scope after
     understanding → dialogue → knowledge (the engine stops it at the first stage that answers or escalates;
     :func:`~bot.pipeline.stages.closing_stages` run after it).
 
     Without ``guardrails`` the guards only honour explicit requests for a human; without ``ops`` the bot serves
-    everything; without ``backend`` the flows use the one ``backend:`` in config.yml selects.
+    everything; without ``backend`` the flows use the one ``backend:`` in config.yml selects; ``resume`` (the
+    answer to an offered open matter, :mod:`bot.customers.continuity`) runs right after the reply reader.
     """
     return [
         Normalize((collapse_whitespace, normalize_spoken)),
         *handoff_stages(project),
         ReadReply(lambda state: waiting_question(state, project.flows)),
+        *((resume,) if resume is not None else ()),
         Scope(ops.gate if ops else AllowAll()),
         InputGuards(guardrails.detectors, guardrails.policy) if guardrails else
         InputGuards([detect_human_request(project.guardrails.human_request)], EscalateOnRequest()),
@@ -183,10 +191,12 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     desk = make_desk(project, database)
     guardrails = await open_guardrails(project, serving)
     ops = await open_ops(project, database, redis_url=settings.redis_url)
+    continuity = await open_continuity(project, database, store)
     engine = Engine(project, store, default_stages(project, understander, knowledge, guardrails=guardrails, ops=ops,
-                                                   backend=backend),
-                    closing=closing_stages(desk), locks=make_locks(settings.redis_url), bus=bus,
+                                                   backend=backend, resume=continuity.resume),
+                    closing=[continuity.link, *closing_stages(desk)], locks=make_locks(settings.redis_url), bus=bus,
                     client_key=settings.client_key)
+    continuity.attach(engine.record_with)
     ops.start(engine.bus)
     log.info("runtime_ready", project=str(project.path), database=database.dialect,
              knowledge=knowledge is not None, backend=project.config.backend.type,
@@ -194,4 +204,4 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     handoff = HandoffService(engine, database, project.config.handoff)
     await handoff.setup()
     return Runtime(settings, project, database, engine, handoff=handoff, guardrails=guardrails, ops=ops,
-                   backend=backend, understander=understander, encoder=serving)
+                   backend=backend, understander=understander, encoder=serving, customers=continuity.customers)
