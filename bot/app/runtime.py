@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from bot.customers.continuity import ResumeMatter
+from bot.customers.retention import RetentionJob
 from bot.customers.store import CustomerStore
 from bot.customers.wiring import open_continuity
 from bot.flows.backend.base import Backend
@@ -68,8 +71,17 @@ class Runtime:
     """The one encoder of every stage (guards, understanding, knowledge)."""
     customers: CustomerStore | None = None
     """Customer records: verified conversations linked across channels (:mod:`bot.customers`)."""
+    retention: RetentionJob | None = None
+    """The retention job (``retention:`` in config.yml); scheduled in the background when configured."""
+    retention_task: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
+        if self.retention_task is not None:
+            self.retention_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.retention_task
+        if self.retention is not None:
+            await self.retention.settle()
         if self.ops is not None:
             await self.ops.close()
         if self.backend is not None:
@@ -197,6 +209,10 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
                     closing=[continuity.link, *closing_stages(desk)], locks=make_locks(settings.redis_url), bus=bus,
                     client_key=settings.client_key)
     continuity.attach(engine.record_with)
+    retention = RetentionJob(database, project, forget=engine.states.take)
+    await retention.setup()
+    engine.observers.append(retention.observe)
+    retention_task = asyncio.create_task(retention.forever()) if retention.configured() else None
     ops.start(engine.bus)
     log.info("runtime_ready", project=str(project.path), database=database.dialect,
              knowledge=knowledge is not None, backend=project.config.backend.type,
@@ -204,4 +220,5 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     handoff = HandoffService(engine, database, project.config.handoff)
     await handoff.setup()
     return Runtime(settings, project, database, engine, handoff=handoff, guardrails=guardrails, ops=ops,
-                   backend=backend, understander=understander, encoder=serving, customers=continuity.customers)
+                   backend=backend, understander=understander, encoder=serving, customers=continuity.customers,
+                   retention=retention, retention_task=retention_task)
