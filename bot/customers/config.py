@@ -3,6 +3,7 @@
 ```yaml
 customers:
   resume_window: 86400          # seconds: an open matter this recent is offered on the next verified contact
+  erase_confirmation: two_person  # none (default) | two_person: a second operator confirms each erasure
   identity_token:               # the widget's signed-in user (HS256 JWT from the embedding site)
     secret_env: NORTHWIND_WIDGET_JWT_SECRET
     issuer: https://shop.example.com
@@ -20,6 +21,8 @@ Secrets are never written here: the config names the environment variable that h
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,6 +56,8 @@ class CustomersConfig(_Strict):
     (``0`` never offers)."""
     max_offered: int = Field(default=5, ge=1, le=50)
     """How many of the customer's latest conversations are looked at for an open matter."""
+    erase_confirmation: Literal["none", "two_person"] = "none"
+    """``two_person``: an erasure asked for by one operator runs only when a second, different one confirms it."""
     identity_token: IdentityTokenConfig | None = None
     """Accept a signed token from the embedding site as the widget session's verification (off when unset)."""
 
