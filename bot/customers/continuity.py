@@ -112,13 +112,15 @@ class LinkVerified:
 
     async def run(self, turn: Turn) -> StageResult:
         customer_id = turn.state.slots.get("customer_id")
-        if turn.escalation is not None or not customer_id or not verified_this_turn(turn):
+        if not customer_id or not verified_this_turn(turn):
             return CONTINUE
         customer_id = str(customer_id)
         contacts = proved_contacts(turn)
         await self.finder.customers.link(customer_id, turn.conversation_id, channel=turn.channel, contacts=contacts,
                                          at=self.finder.clock())
         log.info("customer_linked", customer_id=customer_id, contacts=sorted({c.kind for c in contacts}))
+        if turn.escalation is not None:
+            return CONTINUE  # linked (the agent sees the history), but a person takes it from here
         matter = await self.finder.find(turn, customer_id)
         if matter is None:
             return CONTINUE
