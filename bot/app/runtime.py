@@ -7,8 +7,10 @@ import contextlib
 from dataclasses import dataclass
 
 from bot.customers.continuity import ResumeMatter
+from bot.customers.identity import IdentityVerifier, verifier_for
 from bot.customers.retention import RetentionJob
 from bot.customers.store import CustomerStore
+from bot.customers.timeline import Timeline
 from bot.customers.wiring import open_continuity
 from bot.flows.backend.base import Backend
 from bot.flows.progress import waiting_question
@@ -74,6 +76,8 @@ class Runtime:
     retention: RetentionJob | None = None
     """The retention job (``retention:`` in config.yml); scheduled in the background when configured."""
     retention_task: asyncio.Task[None] | None = None
+    identity: IdentityVerifier | None = None
+    """Checks the embedding site's signed identity tokens (``customers.identity_token``), when configured."""
 
     async def close(self) -> None:
         if self.retention_task is not None:
@@ -192,6 +196,7 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     """Open the store, train/load models and wire the engine."""
     embedder = embedder or shared_embedder()
     backend = make_backend(project)  # may refuse the configuration: before anything is opened
+    identity = verifier_for(project.config.customers.identity_token, path=project.path / "config.yml")
     database = await open_database(settings.database_url or default_database_url(project))
     store = ConversationStore(database)
     await store.setup()
@@ -200,10 +205,11 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     knowledge = open_knowledge(project, serving)
     bus = RedisEventBus(settings.redis_url) if settings.redis_url else EventBus()
     await bus.start()
-    desk = make_desk(project, database)
+    continuity = await open_continuity(project, database, store)
+    timeline = Timeline(continuity.customers, store, project)
+    desk = make_desk(project, database, history=timeline.history)
     guardrails = await open_guardrails(project, serving)
     ops = await open_ops(project, database, redis_url=settings.redis_url)
-    continuity = await open_continuity(project, database, store)
     engine = Engine(project, store, default_stages(project, understander, knowledge, guardrails=guardrails, ops=ops,
                                                    backend=backend, resume=continuity.resume),
                     closing=[continuity.link, *closing_stages(desk)], locks=make_locks(settings.redis_url), bus=bus,
@@ -217,8 +223,8 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     log.info("runtime_ready", project=str(project.path), database=database.dialect,
              knowledge=knowledge is not None, backend=project.config.backend.type,
              llm_commands=project.config.nlu.llm_commands if understander.llm is not None else "off")
-    handoff = HandoffService(engine, database, project.config.handoff)
+    handoff = HandoffService(engine, database, project.config.handoff, history=timeline.history)
     await handoff.setup()
     return Runtime(settings, project, database, engine, handoff=handoff, guardrails=guardrails, ops=ops,
                    backend=backend, understander=understander, encoder=serving, customers=continuity.customers,
-                   retention=retention, retention_task=retention_task)
+                   retention=retention, retention_task=retention_task, identity=identity)
