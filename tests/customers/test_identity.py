@@ -16,6 +16,7 @@ from bot.app.runtime import Runtime
 from bot.customers.config import IdentityTokenConfig
 from bot.customers.identity import IdentityVerifier, sign_token, verifier_for
 from bot.kernel.errors import ConfigError
+from bot.kernel.events import BotUttered
 
 SECRET = "s3cret-shared-with-the-shop-0123456789abcdef"
 CONFIG = IdentityTokenConfig(secret_env="SHOP_JWT_SECRET", issuer="https://shop.example.com",
@@ -51,7 +52,7 @@ async def test_a_valid_token_verifies_the_chat_without_asking_again(signed: str,
             f"{signed}/widget/conversations/{CONVERSATION}/messages", json={"id": "m1", "text": "where is my order?"}):
         pass
     state = await runtime.engine.state(CONVERSATION)
-    said = [e.text for e in state.events if e.type == "bot"]
+    said = [e.text for e in state.events if isinstance(e, BotUttered)]
     assert state.slots["authenticated"] is True and state.slots["customer_id"] == "C001"
     assert any("order number" in text for text in said)
     assert not any("email address, phone number" in text for text in said)
