@@ -5,18 +5,39 @@ what they changed with ``"redacted": <why>`` inside ``data`` (ignored when the e
 pass changes nothing. What stays is what the KPIs count: each event's kind and time, intents and their
 confidence, flows, actions, escalation reasons and teams, agents, CSAT scores.
 
-* :func:`redact_transcript` — everything the customer, the bot or an agent wrote, and every slot value.
+* :func:`redact_transcript` — everything the customer, the bot or an agent wrote, and every slot value but the
+  KPIs' own: ``authenticated`` (a boolean) stays, and the customer id (the ``customer_id`` slot, a channel's
+  ``metadata.customer_id``/``user_id``) becomes a pseudonym that names nobody — the same one for every
+  conversation of the customer in one erasure or retention run, so repeat-contact counts (FCR) stay.
 * :class:`SensitiveValues` — the values of the slots the domain marks ``sensitive``: the slot events lose their
   values, the customer message that gave one loses its text, and the values are cut out of every other text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Iterable
+import secrets
+from collections.abc import Callable, Iterable
 from typing import Any
 
 REMOVED = "[removed]"
+#: Slots whose values the KPIs read: kept (``authenticated``) or pseudonymized (``customer_id``).
+KEPT_SLOTS = frozenset({"authenticated"})
+CUSTOMER_KEYS = ("customer_id", "user_id")
+
+Pseudonym = Callable[[str], str]
+
+
+def pseudonymizer(prefix: str = "redacted") -> Pseudonym:
+    """A customer id → pseudonym mapping keyed by a random salt that is never stored: stable within one run,
+    unlinkable to the customer afterwards."""
+    salt = secrets.token_bytes(16)
+
+    def pseudonym(customer_id: str) -> str:
+        return f"{prefix}:{hashlib.sha256(salt + customer_id.encode()).hexdigest()[:16]}"
+
+    return pseudonym
 #: Fields that carry words or values, by event type (see bot/kernel/events.py).
 _TEXT_FIELDS = {
     "user": ("text",), "bot": ("text",), "agent_message": ("text",), "agent_note": ("text",),
@@ -38,27 +59,37 @@ def _mark(data: dict[str, Any], why: str) -> None:
         data["redacted"] = [*(mark if isinstance(mark, list) else [mark]), why]
 
 
-def redact_transcript(kind: str, data: dict[str, Any], why: str) -> dict[str, Any] | None:
-    """The event's data without words or values (``None`` when it was already redacted for ``why``)."""
+def redact_transcript(kind: str, data: dict[str, Any], why: str,
+                      pseudonym: Pseudonym | None = None) -> dict[str, Any] | None:
+    """The event's data without words or values (``None`` when it was already redacted for ``why``); customer ids
+    become ``pseudonym(id)`` (``None`` without one)."""
     if is_redacted(data, why):
         return None
     out = dict(data)
+
+    def hidden(value: Any) -> Any:
+        return pseudonym(str(value)) if pseudonym is not None and value not in (None, "") else None
+
     for name in _TEXT_FIELDS.get(kind, ()):
         if out.get(name):
             out[name] = ""
     if kind == "user":
-        out["metadata"] = {}
+        given = out.get("metadata")
+        metadata: dict[str, Any] = given if isinstance(given, dict) else {}
+        out["metadata"] = {k: hidden(metadata[k]) for k in CUSTOMER_KEYS if metadata.get(k) not in (None, "")}
         out["entities"] = [{"entity": e.get("entity")} for e in out.get("entities") or [] if isinstance(e, dict)]
     if kind == "bot":
         out["buttons"] = []
         out["custom"] = {}
-    if kind == "slot" and out.get("value") is not None:
-        out["value"] = None
+    if kind == "slot" and out.get("value") is not None and out.get("name") not in KEPT_SLOTS:
+        out["value"] = hidden(out["value"]) if out.get("name") == "customer_id" else None
     if kind == "escalated":
         out["context"] = {}
         out["signals"] = [_signal(s) for s in out.get("signals") or []]
     if kind == "guardrail":
         out["signals"] = [_signal(s) for s in out.get("signals") or []]
+    if kind == "matter_offered" and out.get("customer_id"):
+        out["customer_id"] = hidden(out["customer_id"]) or ""
     if kind == "agent_joined" and out.get("display_name"):
         out["display_name"] = None
     _mark(out, why)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.customers.redaction import pseudonymizer
 from bot.customers.registry import registered, tables_in
 from bot.customers.retention import rewrite_events
 from bot.customers.store import CustomerStore
@@ -158,9 +159,10 @@ class DataRequests:
             if table.erase == "keep":
                 result.kept.append(table.name)
             elif table.erase == "redact":
+                pseudonym = pseudonymizer("erased")  # one for all their conversations: repeat-contact KPIs stay
                 for conversation_id in conversations:
                     async with self.db.transaction() as tx:
-                        changed, _ = await rewrite_events(tx, conversation_id, ERASURE, ())
+                        changed, _ = await rewrite_events(tx, conversation_id, ERASURE, (), pseudonym)
                     result.events_redacted += changed
                     self.forget(conversation_id)
             elif table.name not in ("careline_customer_links",):

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.customers.config import DAY, RetentionConfig
-from bot.customers.redaction import SensitiveValues, redact_transcript
+from bot.customers.redaction import Pseudonym, SensitiveValues, pseudonymizer, redact_transcript
 from bot.customers.registry import registered, tables_in
 from bot.infra.logs import get_logger
+from bot.kernel.errors import ConcurrentWriteError
 from bot.kernel.events import ConversationEnded, Event
 from bot.project import Project
 from bot.storage import Database
@@ -76,6 +77,13 @@ class Leases:
         self.clock = clock
 
     async def acquire(self, name: str, holder: str, seconds: float) -> bool:
+        """Whether ``holder`` holds the lease now (taken or renewed for ``seconds``)."""
+        try:
+            return await self._acquire(name, holder, seconds)
+        except ConcurrentWriteError:
+            return False  # another worker created the lease row at the same moment: it holds it
+
+    async def _acquire(self, name: str, holder: str, seconds: float) -> bool:
         now = self.clock()
         async with self.db.transaction() as tx:
             row = await tx.fetchrow("SELECT holder, until FROM careline_job_leases WHERE name = ?", name)
@@ -85,9 +93,12 @@ class Leases:
                 return True
             if row["holder"] != holder and float(row["until"]) > now:
                 return False
-            await tx.execute("UPDATE careline_job_leases SET holder = ?, until = ? WHERE name = ?", holder,
-                             now + seconds, name)
-            return True
+            # conditional: a worker that raced us here waits on the row and then finds it taken (PostgreSQL
+            # re-checks the condition after the lock; SQLite runs one write transaction at a time)
+            await tx.execute("UPDATE careline_job_leases SET holder = ?, until = ? WHERE name = ? "
+                             "AND (holder = ? OR until <= ?)", holder, now + seconds, name, holder, now)
+            taken = await tx.fetchval("SELECT holder FROM careline_job_leases WHERE name = ?", name)
+            return bool(taken == holder)
 
     async def release(self, name: str, holder: str) -> None:
         await self.db.execute("UPDATE careline_job_leases SET until = 0 WHERE name = ? AND holder = ?", name, holder)
@@ -146,6 +157,7 @@ class RetentionJob:
     async def _conversations(self, kind: str, before: float | None, *, closed: bool = False) -> int:
         """Rewrite the due conversations, ``batch_size`` at a time; returns the events changed."""
         changed = 0
+        pseudonym = pseudonymizer()  # one per run: a customer's aged conversations keep one (unlinkable) id
         where = "c.status = 'closed'" if closed else "c.updated_at < ?"
         args: list[Any] = [] if closed else [before]
         sql = (f"SELECT c.conversation_id, c.last_seq FROM conversations c LEFT JOIN careline_retention_done d "  # noqa: S608
@@ -154,15 +166,15 @@ class RetentionJob:
         while True:
             rows = await self.db.fetch(sql, kind, *args, self.config.batch_size)
             for row in rows:
-                changed += await self.rewrite(str(row["conversation_id"]), kind)
+                changed += await self.rewrite(str(row["conversation_id"]), kind, pseudonym)
             if len(rows) < self.config.batch_size:
                 return changed
 
-    async def rewrite(self, conversation_id: str, kind: str) -> int:
+    async def rewrite(self, conversation_id: str, kind: str, pseudonym: Pseudonym | None = None) -> int:
         """Apply ``kind`` (``transcripts``, ``sensitive_slots`` or an erasure reason) to every stored event of the
         conversation, in one transaction; returns the events changed."""
         async with self.db.transaction() as tx:
-            changed, last = await rewrite_events(tx, conversation_id, kind, self.sensitive)
+            changed, last = await rewrite_events(tx, conversation_id, kind, self.sensitive, pseudonym)
             await _done(tx, conversation_id, kind, last, self.clock())
         self.forget(conversation_id)
         if changed:
@@ -237,7 +249,8 @@ class RetentionJob:
                                                "audit_log"))
 
 
-async def rewrite_events(tx: Executor, conversation_id: str, kind: str, sensitive: Sequence[str]) -> tuple[int, int]:
+async def rewrite_events(tx: Executor, conversation_id: str, kind: str, sensitive: Sequence[str],
+                         pseudonym: Pseudonym | None = None) -> tuple[int, int]:
     """Rewrite one conversation's stored events for ``kind``; returns ``(events changed, last seq seen)``."""
     rows = await tx.fetch("SELECT seq, type, data FROM events WHERE conversation_id = ? ORDER BY seq", conversation_id)
     decoded = [(int(r["seq"]), str(r["type"]), json.loads(r["data"])) for r in rows]
@@ -253,7 +266,7 @@ async def rewrite_events(tx: Executor, conversation_id: str, kind: str, sensitiv
                 updates.append((seq, new))
     else:
         for seq, type_, data in decoded:
-            new = redact_transcript(type_, data, kind)
+            new = redact_transcript(type_, data, kind, pseudonym)
             if new is not None:
                 updates.append((seq, new))
     for seq, data in updates:

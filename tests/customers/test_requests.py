@@ -88,8 +88,11 @@ async def test_export_and_erase_over_the_ops_api(server: str, runtime: Runtime) 
     assert erased["conversations"] == sorted([chat, "rest-x"]) and erased["events_redacted"] > 10
     assert erased["rows_deleted"]["careline_customer_links"] == 2
     dump = json.dumps(await runtime.database.fetch("SELECT data FROM events"))
-    for value in ("ada@example.com", "SW1A", "A1002", "Ada"):
+    for value in ("ada@example.com", "SW1A", "A1002", "Ada", "C001"):
         assert value not in dump
+    pseudonyms = {(await runtime.engine.state(c)).slots["customer_id"] for c in (chat, "rest-x")}
+    assert len(pseudonyms) == 1 and next(iter(pseudonyms)).startswith("erased:")  # one customer, named by nobody
+    assert (await runtime.engine.state("rest-x")).slots["authenticated"] is True
     after = await runtime.database.fetch("SELECT type, COUNT(*) AS n FROM events GROUP BY type ORDER BY type")
     assert after == before  # every event is still there: KPIs keep their counts
     state = await runtime.engine.state(chat)

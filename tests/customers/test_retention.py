@@ -47,6 +47,8 @@ async def seed(db: Database) -> ConversationStore:
     old = at(400)
     await store.append("old", [UserUttered(text="my postcode is SW1A 1AA", intent="inform", timestamp=old),
                                SlotSet(name="verification", value="SW1A 1AA", timestamp=old),
+                               SlotSet(name="authenticated", value=True, timestamp=old),
+                               SlotSet(name="customer_id", value="C001", timestamp=old),
                                BotUttered(text="Thanks Ada, you're verified.", timestamp=old),
                                CsatGiven(score=5, timestamp=old)], expected_seq=0)
     await store.append("mid", address_change(40), expected_seq=0)
@@ -79,12 +81,14 @@ async def test_each_kind_ages_out_exactly_past_its_limit(database_url: str, demo
         store = await seed(db)
         job = RetentionJob(db, project_with(demo_project), clock=lambda: NOW)
         report = await job.run()
-        assert report.counts == {"transcripts": 4, "sensitive_slots": 6, "qa_scores": 1, "audit_log": 2}
+        assert report.counts == {"transcripts": 6, "sensitive_slots": 6, "qa_scores": 1, "audit_log": 2}
 
         old = await raw(db, "old")
-        assert [e["type"] for e in old] == ["user", "slot", "bot", "csat"]
+        assert [e["type"] for e in old] == ["user", "slot", "slot", "slot", "bot", "csat"]
         assert old[0]["text"] == "" and old[0]["intent"] == "inform"
-        assert old[1]["value"] is None and old[2]["text"] == "" and old[3]["score"] == 5
+        assert old[1]["value"] is None and old[4]["text"] == "" and old[5]["score"] == 5
+        # what the KPIs read stays: the verification, and the customer as a pseudonym naming nobody
+        assert old[2]["value"] is True and str(old[3]["value"]).startswith("redacted:") and "C001" not in str(old)
 
         for name in ("mid", "ended"):  # past 30 days, or ended: the address goes, the order number stays
             events = await raw(db, name)
@@ -96,7 +100,8 @@ async def test_each_kind_ages_out_exactly_past_its_limit(database_url: str, demo
         assert fresh[2]["value"] == "1 Main Street, Leeds" and str(fresh[0]["text"]).startswith("change it to 1 Main")
         assert "redacted" not in json.dumps(fresh)
         state = await store.load("old")  # redacted events still rebuild a state
-        assert [type(e).__name__ for e in state.events] == ["UserUttered", "SlotSet", "BotUttered", "CsatGiven"]
+        assert [type(e).__name__ for e in state.events] == ["UserUttered", "SlotSet", "SlotSet", "SlotSet",
+                                                            "BotUttered", "CsatGiven"]
 
         audit = await db.fetch("SELECT at FROM handoff_audit")
         assert [float(r["at"]) for r in audit] == [at(10)]
@@ -124,7 +129,7 @@ async def test_two_workers_at_once_do_the_work_once(database_url: str, demo_proj
         await first.setup()
         reports = await asyncio.gather(first.run(), second.run())
         changed = [sum(r.counts.values()) for r in reports]
-        assert sorted(changed) == [0, 13]
+        assert sorted(changed) == [0, 15]
     finally:
         await other.close()
         await db.close()
