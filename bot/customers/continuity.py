@@ -2,7 +2,8 @@
 
 Two stages, wired by :func:`bot.app.runtime.build_runtime`:
 
-* :class:`LinkVerified` (closing, before the output guards) — in the turn the customer verifies, link the
+* :class:`LinkVerified` (closing, before the output guards) — in the turn the customer verifies (or the first
+  turn after the embedding site's signed token verified the widget conversation), link the
   conversation to the customer record with the contact points the verification proved, then look through
   the customer's other verified conversations (``customers.resume_window``, newest first) for an open matter
   and offer it: "You were changing your delivery address of A1002 — shall we finish that?" (a
@@ -25,14 +26,18 @@ from bot.customers.config import CustomersConfig
 from bot.customers.matters import OpenMatter, moved_away, moved_here, open_matter, still_open, waiting_question
 from bot.customers.store import Contact, CustomerStore, contact_of
 from bot.flows.progress import waiting_question as current_question
+from bot.flows.sessions import verified_at
 from bot.infra.logs import get_logger
 from bot.kernel.conversation import ConversationState, derive
-from bot.kernel.events import Event, MatterOffered, MatterResumed, SlotSet
+from bot.kernel.events import Event, MatterOffered, MatterResumed, SlotSet, UserUttered
 from bot.kernel.messages import BotMessage, Button
 from bot.pipeline.turn import ANSWERED, CONTINUE, StageResult, Turn
 from bot.storage import ConversationStore
 
 log = get_logger(__name__)
+
+VERIFIED_BY, TOKEN = "verified_by", "identity_token"
+"""The slot (and its value) a verification by the embedding site's signed token sets."""
 
 RESUME, DECLINE = "/resume_matter", "/decline_matter"
 OFFER_RESPONSE = "utter_offer_open_matter"
@@ -51,6 +56,20 @@ def verified_this_turn(turn: Turn) -> bool:
     """Whether this turn's events verified the customer (and the conversation is verified now)."""
     return bool(turn.state.slots.get("authenticated")) and any(
         isinstance(e, SlotSet) and e.name == "authenticated" and e.value is True for e in turn.events)
+
+
+def first_verified_turn(turn: Turn) -> bool:
+    """Whether this is the turn to link and offer: the customer verified in it, or this is the first message
+    after a verification made outside a turn (the embedding site's signed token)."""
+    if verified_this_turn(turn):
+        return True
+    found = verified_at(turn.state) if turn.state.slots.get("authenticated") else None
+    if found is None or found[1] < 0:
+        return False
+    after = turn.state.events[found[1] + 1:]
+    by_token = any(isinstance(e, SlotSet) and e.name == VERIFIED_BY and e.value == TOKEN for e in after)
+    later = [e for e in after if isinstance(e, UserUttered)]
+    return by_token and len(later) == 1 and any(e is later[0] for e in turn.events)
 
 
 def proved_contacts(turn: Turn) -> tuple[Contact, ...]:
@@ -112,7 +131,7 @@ class LinkVerified:
 
     async def run(self, turn: Turn) -> StageResult:
         customer_id = turn.state.slots.get("customer_id")
-        if not customer_id or not verified_this_turn(turn):
+        if not customer_id or not first_verified_turn(turn):
             return CONTINUE
         customer_id = str(customer_id)
         contacts = proved_contacts(turn)

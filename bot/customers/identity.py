@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.customers.config import IdentityTokenConfig
+from bot.customers.continuity import TOKEN, VERIFIED_BY
 from bot.flows.sessions import VERIFIED_AT
 from bot.infra import environment
 from bot.kernel.conversation import ConversationState
@@ -154,7 +155,8 @@ def signed_in(state: ConversationState, identity: Identity, *, now: float) -> li
     return [SlotSet(name="authenticated", value=True, timestamp=now),
             SlotSet(name="customer_id", value=identity.customer_id, timestamp=now),
             SlotSet(name=VERIFIED_AT, value=now, timestamp=now),
-            SlotSet(name="auth_attempts", value=0, timestamp=now)]
+            SlotSet(name="auth_attempts", value=0, timestamp=now),
+            SlotSet(name=VERIFIED_BY, value=TOKEN, timestamp=now)]
 
 
 def verifier_for(config: IdentityTokenConfig | None,

@@ -108,3 +108,14 @@ def test_the_secret_comes_from_the_environment_and_must_be_long() -> None:
         verifier_for(CONFIG, {"SHOP_JWT_SECRET": "short"})
     assert verifier_for(CONFIG, {"SHOP_JWT_SECRET": SECRET}) is not None
     assert verifier_for(None, {}) is None
+
+
+async def test_the_first_message_after_a_token_offers_the_open_matter(signed: str, runtime: Runtime) -> None:
+    """Signed in by the site's token, the customer's first message is answered with the matter they left open in
+    another conversation (offered once, not on the next message)."""
+    from tests.customers.test_continuity import OFFER, leave_address_change_open, say
+
+    await leave_address_change_open(runtime)
+    assert (await post(signed, sign_token(claims(), SECRET)))[0] == 200
+    assert OFFER in await say(runtime, CONVERSATION, "hello", "web")
+    assert OFFER not in await say(runtime, CONVERSATION, "thanks", "web")
