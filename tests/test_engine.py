@@ -17,9 +17,9 @@ from bot.kernel.messages import UserMessage
 from bot.pipeline.engine import Engine, TurnTimedOut
 from bot.pipeline.turn import CONTINUE, StageResult, Turn
 
-CHAIN = ["normalize", "csat", "reply", "scope", "input_guards", "understand", "scope_understood", "policy_question",
-         "dialogue", "knowledge"]
-CLOSING = ["output_guards", "escalate", "respond"]
+CHAIN = ["normalize", "csat", "reply", "resume_matter", "scope", "input_guards", "understand", "scope_understood",
+         "policy_question", "dialogue", "knowledge"]
+CLOSING = ["customer_link", "output_guards", "escalate", "respond"]
 
 
 async def test_a_turn_the_dialogue_answers_skips_the_rest_of_the_chain(runtime: Runtime) -> None:

@@ -1,5 +1,5 @@
 """The core's commands: ``chat``, ``validate``, ``demo``, and the core packages' groups (``kb``, ``scope``,
-``handoff``, ``report``, ``qa``).
+``handoff``, ``report``, ``qa``, ``customer``).
 
 :data:`main` is the core alone (``python -m bot``): it imports no connector and no eval. The ``careline``
 command is composed outside the core, in :mod:`careline.cli`, which adds the connectors' commands
@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from bot.analytics.cli import report
+from bot.customers.cli import customer
 from bot.handoff.cli import handoff
 from bot.infra import environment
 from bot.infra.settings import DEMO_PROJECT, Settings
@@ -205,5 +206,5 @@ def demo_seed(as_json: bool) -> None:
         click.echo(f"{kind}: " + ", ".join(item["id"] for item in data[kind]))
 
 
-for _command in (kb, scope, handoff, report, qa):
+for _command in (kb, scope, handoff, report, qa, customer):
     main.add_command(_command)

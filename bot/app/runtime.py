@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 
+from bot.customers.continuity import ResumeMatter
+from bot.customers.identity import IdentityVerifier, verifier_for
+from bot.customers.retention import RetentionJob
+from bot.customers.store import CustomerStore
+from bot.customers.timeline import Timeline
+from bot.customers.wiring import open_continuity
 from bot.flows.backend.base import Backend
 from bot.flows.progress import waiting_question
 from bot.flows.setup import flow_runner, make_backend
@@ -65,8 +73,21 @@ class Runtime:
     """Intents and entities (its LLM client, if any, is closed with the runtime)."""
     encoder: ServingEncoder | None = None
     """The one encoder of every stage (guards, understanding, knowledge)."""
+    customers: CustomerStore | None = None
+    """Customer records: verified conversations linked across channels (:mod:`bot.customers`)."""
+    retention: RetentionJob | None = None
+    """The retention job (``retention:`` in config.yml); scheduled in the background when configured."""
+    retention_task: asyncio.Task[None] | None = None
+    identity: IdentityVerifier | None = None
+    """Checks the embedding site's signed identity tokens (``customers.identity_token``), when configured."""
 
     async def close(self) -> None:
+        if self.retention_task is not None:
+            self.retention_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.retention_task
+        if self.retention is not None:
+            await self.retention.settle()
         if self.ops is not None:
             await self.ops.close()
         if self.backend is not None:
@@ -143,19 +164,22 @@ def open_knowledge(project: Project, embedder: Encoder) -> KnowledgeAnswerer | N
 
 def default_stages(project: Project, understander: Understander, knowledge: KnowledgeAnswerer | None,
                    *, guardrails: Guardrails | None = None,
-                   ops: Ops | None = None, backend: Backend | None = None) -> list[Stage]:
+                   ops: Ops | None = None, backend: Backend | None = None,
+                   resume: ResumeMatter | None = None) -> list[Stage]:
     """The standard answering chain: normalize → csat → reply → scope → input guards → understand → scope after
     understanding → policy question → dialogue → knowledge (the engine stops it at the first stage that answers
     or escalates; :func:`~bot.pipeline.stages.closing_stages` run after it).
 
     Without ``guardrails`` the guards only honour explicit requests for a human; without ``ops`` the bot serves
-    everything; without ``backend`` the flows use the one ``backend:`` in config.yml selects.
+    everything; without ``backend`` the flows use the one ``backend:`` in config.yml selects; ``resume`` (the
+    answer to an offered open matter, :mod:`bot.customers.continuity`) runs right after the reply reader.
     """
     runner = flow_runner(project, backend)
     return [
         Normalize((collapse_whitespace, normalize_spoken)),
         *handoff_stages(project),
         ReadReply(lambda state: waiting_question(state, project.flows)),
+        *((resume,) if resume is not None else ()),
         Scope(ops.gate if ops else AllowAll()),
         InputGuards(guardrails.detectors, guardrails.policy) if guardrails else
         InputGuards([detect_human_request(project.guardrails.human_request)], EscalateOnRequest()),
@@ -176,6 +200,7 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     """Open the store, train/load models and wire the engine."""
     embedder = embedder or shared_embedder()
     backend = make_backend(project)  # may refuse the configuration: before anything is opened
+    identity = verifier_for(project.config.customers.identity_token, path=project.path / "config.yml")
     database = await open_database(settings.database_url or default_database_url(project))
     store = ConversationStore(database)
     await store.setup()
@@ -184,18 +209,26 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     knowledge = open_knowledge(project, serving)
     bus = RedisEventBus(settings.redis_url) if settings.redis_url else EventBus()
     await bus.start()
-    desk = make_desk(project, database)
+    continuity = await open_continuity(project, database, store)
+    timeline = Timeline(continuity.customers, store, project)
+    desk = make_desk(project, database, history=timeline.history)
     guardrails = await open_guardrails(project, serving)
     ops = await open_ops(project, database, redis_url=settings.redis_url)
     engine = Engine(project, store, default_stages(project, understander, knowledge, guardrails=guardrails, ops=ops,
-                                                   backend=backend),
-                    closing=closing_stages(desk), locks=make_locks(settings.redis_url), bus=bus,
+                                                   backend=backend, resume=continuity.resume),
+                    closing=[continuity.link, *closing_stages(desk)], locks=make_locks(settings.redis_url), bus=bus,
                     client_key=settings.client_key)
+    continuity.attach(engine.record_with)
+    retention = RetentionJob(database, project, forget=engine.states.take)
+    await retention.setup()
+    engine.observers.append(retention.observe)
+    retention_task = asyncio.create_task(retention.forever()) if retention.configured() else None
     ops.start(engine.bus)
     log.info("runtime_ready", project=str(project.path), database=database.dialect,
              knowledge=knowledge is not None, backend=project.config.backend.type,
              llm_commands=project.config.nlu.llm_commands if understander.llm is not None else "off")
-    handoff = HandoffService(engine, database, project.config.handoff)
+    handoff = HandoffService(engine, database, project.config.handoff, history=timeline.history)
     await handoff.setup()
     return Runtime(settings, project, database, engine, handoff=handoff, guardrails=guardrails, ops=ops,
-                   backend=backend, understander=understander, encoder=serving)
+                   backend=backend, understander=understander, encoder=serving, customers=continuity.customers,
+                   retention=retention, retention_task=retention_task, identity=identity)

@@ -1,4 +1,4 @@
-"""The context package agents (and helpdesks) receive on escalation — schema version 1.
+"""The context package agents (and helpdesks) receive on escalation — schema version 2.
 
 Built from the conversation's events only, so it can be rebuilt at any time (the agent view rebuilds
 it live; the copy inside the ``Escalated`` event is what was known at escalation). The JSON schema is
@@ -11,12 +11,15 @@ it live; the copy inside the ``Escalated`` event is what was known at escalation
 ``flows`` {active, started, completed, cancelled}, ``documents`` [{doc_id, title, heading, url, query, answered}],
 ``attempted_answers`` [{text, response, citations, failed, at}], ``sentiment`` {trend, latest, scores},
 ``transcript`` [{from: customer|bot|agent, text, at, voice?, for_agent?, interrupted?, agent?}],
-``summary`` and ``summary_source`` (``extractive`` or ``llm``).
+``summary`` and ``summary_source`` (``extractive`` or ``llm``),
+``history`` [{conversation_id, channel, started_at, last_at, reason, outcome, csat, open_handoff, status,
+current}]: the verified customer's conversations on any channel, this one marked ``current``
+(:mod:`bot.customers.timeline`; empty for an unverified customer). Version 2 added ``history`` as a required key.
 
 Customer texts, slots and signals are masked for agents by :class:`bot.handoff.privacy.Redactor`
 (verification answers read ``[date of birth]``; ``customer.proofs`` lists the kinds of detail given).
 
-Adding keys keeps version 1; removing or changing the meaning of one bumps it.
+Adding optional keys keeps the version; adding a required one, removing or changing the meaning of one bumps it.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from bot.kernel.events import (
 )
 from bot.project import Project
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).with_name("context.schema.json")
 #: Bot responses that mean the bot did not manage to answer.
 FAILED_RESPONSES = frozenset({"utter_default", "utter_dont_know", "utter_blocked", "utter_verify_first"})
@@ -125,7 +128,7 @@ def summarize(state: ConversationState, redactor: Redactor) -> str:
 
 
 class ContextPackage(TypedDict):
-    """What an agent receives at a handoff (``schema_version`` 1): JSON-able, stored in the ``Escalated`` event,
+    """What an agent receives at a handoff (``schema_version`` 2): JSON-able, stored in the ``Escalated`` event,
     sent to helpdesks; masked for agents unless built with ``reveal_sensitive``."""
 
     schema_version: int
@@ -151,6 +154,8 @@ class ContextPackage(TypedDict):
     summary: str
     summary_source: str
     """``extractive`` or ``llm``."""
+    history: list[dict[str, Any]]
+    """The verified customer's conversations (filled by the handoff desk; empty when unverified)."""
     transfer: NotRequired[dict[str, Any]]
     """Set when an agent transferred the conversation: ``from_agent``, ``from_team``, ``note``."""
 
@@ -166,7 +171,8 @@ def build_context(
     priority: int = 0,
     reveal_sensitive: bool = False,
 ) -> ContextPackage:
-    """The context package for ``state`` (a JSON-able dict, ``schema_version`` 1), masked for agents unless
+    """The context package for ``state`` (a JSON-able dict, ``schema_version`` 2; ``history`` empty until the desk
+    fills it), masked for agents unless
     ``reveal_sensitive``."""
     redactor = Redactor(state.events, project, reveal=reveal_sensitive)
     users = [e for e in state.events if isinstance(e, UserUttered)]
@@ -197,4 +203,5 @@ def build_context(
         "transcript": transcript(state, redactor),
         "summary": summarize(state, redactor),
         "summary_source": "extractive",
+        "history": [],
     }

@@ -13,7 +13,7 @@ masked.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,17 +67,33 @@ def check_text(text: object, what: str = "text") -> str:
     return text.strip()
 
 
+#: ``(customer_id, conversation_id) -> entries``: the customer's other conversations (``[]`` for ``None``).
+History = Callable[[str | None, str], Awaitable[list[dict[str, Any]]]]
+
+
+async def fill_history(context: ContextPackage, history: History | None) -> None:
+    """Set ``context["history"]`` for a verified customer (left empty otherwise)."""
+    customer = context.get("customer") or {}
+    if history is not None and customer.get("verified") and customer.get("id"):
+        context["history"] = await history(str(customer["id"]), context["conversation_id"])
+
+
 class HandoffDesk:
     """The handoff side of an escalation (the ``Escalate`` stage's ``EscalationDesk``): the summary and the
     customer's queue position."""
 
-    def __init__(self, queue: HandoffQueue, audit: AuditLog, summarizer: LLMSummarizer | None = None) -> None:
+    def __init__(self, queue: HandoffQueue, audit: AuditLog, summarizer: LLMSummarizer | None = None,
+                 history: History | None = None) -> None:
         self.queue = queue
         self.audit = audit
         self.summarizer = summarizer
+        self.history = history
+        """The verified customer's other conversations (:meth:`bot.customers.timeline.Timeline.history`)."""
 
     async def complete(self, context: ContextPackage) -> ContextPackage:
-        """The context with an LLM summary when a model is configured (else unchanged)."""
+        """The context with the customer's ``history`` (when verified) and an LLM summary when a model is
+        configured."""
+        await fill_history(context, self.history)
         return context if self.summarizer is None else await self.summarizer.complete(context)
 
     async def position(self, team: str | None, priority: int) -> Position:
@@ -97,9 +113,12 @@ class AgentActionResult:
 class HandoffService:
     """Queue views and agent actions for one project's conversations."""
 
-    def __init__(self, engine: Engine, database: Database, config: HandoffConfig) -> None:
+    def __init__(self, engine: Engine, database: Database, config: HandoffConfig,
+                 history: History | None = None) -> None:
         self.engine = engine
         self.config = config
+        self.history = history
+        """The verified customer's other conversations, shown live in :meth:`view` (the agent's timeline)."""
         self.queue = HandoffQueue(database)
         self.audit = AuditLog(database)
 
@@ -132,6 +151,7 @@ class HandoffService:
             context["summary_source"] = at_escalation.get("summary_source", "extractive")
         if "transfer" in at_escalation:
             context["transfer"] = at_escalation["transfer"]
+        await fill_history(context, self.history)
         await self.audit.record(principal, "view_context", conversation_id, team=escalation.team)
         return {
             "conversation_id": conversation_id,
@@ -347,13 +367,13 @@ class HandoffService:
         return step.question
 
 
-def make_desk(project: Project, database: Database) -> HandoffDesk:
+def make_desk(project: Project, database: Database, *, history: History | None = None) -> HandoffDesk:
     """The escalation desk for ``project`` (an LLM summarizer when ``llm:`` is set and the summary is not
     forced to ``extractive``)."""
     config: HandoffConfig = project.config.handoff
     llm = project.config.llm
     summarizer = LLMSummarizer(llm) if llm is not None and config.summary != "extractive" else None
-    return HandoffDesk(HandoffQueue(database), AuditLog(database), summarizer)
+    return HandoffDesk(HandoffQueue(database), AuditLog(database), summarizer, history)
 
 
 def handoff_stages(project: Project) -> list[Stage]:

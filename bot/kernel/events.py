@@ -233,3 +233,27 @@ class CsatGiven(Event):
 
     type: ClassVar[str] = "csat"
     score: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatterOffered(Event):
+    """After verification, the bot offered to finish a matter left open in another conversation of the same
+    verified customer (``from_conversation``, its flow ``flow_id`` waiting at ``step_id``). Replay changes no
+    flow: only :class:`MatterResumed` does."""
+
+    type: ClassVar[str] = "matter_offered"
+    customer_id: str
+    from_conversation: str
+    flow_id: str
+    step_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatterResumed(Event):
+    """The customer took up (``accepted``) or declined the offered matter. When accepted, the flow events that
+    follow rebuild the matter's flow stack here and its own conversation cancels it (``resumed_elsewhere``)."""
+
+    type: ClassVar[str] = "matter_resumed"
+    from_conversation: str
+    flow_id: str
+    accepted: bool = True

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from bot.customers.config import CustomersConfig, RetentionConfig
 from bot.handoff.config import HandoffConfig
 from bot.infra.llm import LLMConfig
 from bot.knowledge.config import KnowledgeConfig
@@ -152,6 +153,10 @@ class ProjectConfig(_Strict):
     """The phone channel: VAD, turn-taking, STT, TTS, DTMF, call transfer (see bot/project/channels.py)."""
     handoff: HandoffConfig = HandoffConfig()
     """Queue routing, CSAT, masking and helpdesk connectors for human handoff."""
+    customers: CustomersConfig = CustomersConfig()
+    """One customer across channels: resuming open matters, the widget's signed identity token."""
+    retention: RetentionConfig = RetentionConfig()
+    """How long transcripts, sensitive slots, voice audio, QA scores and audit rows are kept."""
     pipeline: list[dict[str, Any]] | None = None
     """Accepted for Rasa compatibility; ignored."""
     policies: list[dict[str, Any]] | None = None

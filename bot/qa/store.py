@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.customers.registry import DataTable, register
 from bot.kernel.errors import ConcurrentWriteError
 from bot.storage import Database
 
@@ -56,6 +57,18 @@ SCHEMA = (
         comment TEXT NOT NULL,
         created_at {float} NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS qa_reviews_score ON qa_reviews (scorecard_version, criterion)",
+)
+
+register(
+    DataTable("qa_runs", "conversation", "conversation_id", "delete",
+              "one scoring of a conversation: channel, agents, flows, score and facts (times, counts)",
+              retention="qa_scores", time_column="scored_at", id_column="conversation_id", owner="bot.qa"),
+    DataTable("qa_scores", "conversation", "conversation_id", "delete",
+              "per-criterion results with evidence turns (no time column: retention ages qa_runs, not these rows)",
+              owner="bot.qa"),
+    DataTable("qa_reviews", "conversation", "conversation_id", "delete",
+              "an ops reviewer's verdict on a score (calibration)", retention="qa_scores", time_column="created_at",
+              owner="bot.qa"),
 )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.customers.registry import DataTable, register
 from bot.handoff.config import ChatwootConfig
 from bot.handoff.service import HandoffService
 from bot.infra.logs import get_logger
@@ -34,6 +35,9 @@ SCHEMA = (
         contact_id INTEGER)""",
     "CREATE INDEX IF NOT EXISTS chatwoot_links_remote ON chatwoot_links (chatwoot_id)",
 )
+register(DataTable("chatwoot_links", "conversation", "conversation_id", "delete",
+                   "which Chatwoot conversation mirrors a Careline one (erase the Chatwoot side there)",
+                   owner="connectors.helpdesk.chatwoot"))
 
 
 def context_note(context: dict[str, Any]) -> str:

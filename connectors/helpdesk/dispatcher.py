@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from bot.customers.registry import DataTable, register
 from bot.infra.bus import EventBus
 from bot.infra.logs import get_logger
 from bot.kernel.errors import ConcurrentWriteError, ProviderError, StoreError
@@ -42,6 +43,9 @@ SCHEMA = (
         attempts INTEGER NOT NULL,
         error TEXT)""",
 )
+register(DataTable("helpdesk_deliveries", "conversation", "conversation_id", "keep",
+                   "which events were delivered to a helpdesk (idempotency keys and status, no content); kept so a "
+                   "retry never re-sends", owner="connectors.helpdesk"))
 
 
 def idempotency_key(target: str, conversation_id: str, event: Event) -> str:

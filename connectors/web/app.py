@@ -273,9 +273,20 @@ def route_modules() -> tuple[ModuleType, ...]:
     Imported here rather than at the top because each of them imports this module's helpers
     (``RUNTIME``, ``read_json``...). The voice connector's routes are served by the same app."""
     from connectors.voice import routes as voice_routes
-    from connectors.web import agent_console, handoff_api, health, ops_api, ops_console, qa_api, widget
+    from connectors.web import (
+        agent_console,
+        customers_api,
+        handoff_api,
+        health,
+        ops_api,
+        ops_console,
+        qa_api,
+        widget,
+        widget_identity,
+    )
 
-    return (health, widget, handoff_api, agent_console, ops_api, ops_console, qa_api, voice_routes)
+    return (health, widget, widget_identity, handoff_api, agent_console, ops_api, customers_api, ops_console,
+            qa_api, voice_routes)
 
 
 def create_app(runtime: Runtime) -> web.Application:

@@ -13,11 +13,11 @@ from bot.storage import ConversationStore, open_database
 
 
 def test_schema_prints_the_versioned_context_schema() -> None:
-    """The printed schema is JSON with schema_version 1 required."""
+    """The printed schema is JSON with schema_version 2 required."""
     result = CliRunner().invoke(main, ["handoff", "schema"])
     assert result.exit_code == 0, result.output
     schema = json.loads(result.output)
-    assert schema["properties"]["schema_version"] == {"const": 1} and "transcript" in schema["required"]
+    assert schema["properties"]["schema_version"] == {"const": 2} and "transcript" in schema["required"]
 
 
 def test_queue_and_audit_read_the_database(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ async def test_the_escalation_context_is_complete_and_matches_the_schema(hrt: Ru
     assert state.escalation is not None
     context = state.escalation.context
     assert validate(context, context_schema()) == []
-    assert context["schema_version"] == SCHEMA_VERSION == 1
+    assert context["schema_version"] == SCHEMA_VERSION == 2
     assert context["reason"] == "requested" and context["team"] == "general" and context["priority"] > 0
     consulted = [e for e in state.events if isinstance(e, KnowledgeConsulted)]
     assert consulted and context["documents"], "the returns question consulted the knowledge base"

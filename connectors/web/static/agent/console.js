@@ -171,6 +171,18 @@ function render(view) {
     ? ctx.documents.map((d) => el("li", { textContent: `${d.title || d.doc_id}${d.heading ? ` — ${d.heading}` : ""}` }))
     : [el("li", { className: "muted", textContent: "none" })]));
 
+  const history = ctx.history || [];
+  $("timeline").replaceChildren(...(history.length
+    ? history.map((h) => el("li", {
+      className: h.open_handoff ? "open-handoff" : "",
+      textContent: `${new Date((h.started_at || 0) * 1000).toLocaleDateString()} · ${h.channel || "?"} · `
+        + `${h.reason || "no reason"} · ${h.outcome.replace(/_/g, " ")}`
+        + (h.csat === null ? "" : ` · CSAT ${h.csat}`) + (h.open_handoff ? " · open handoff" : "")
+        + (h.current ? " (this conversation)" : ""),
+    }))
+    : [el("li", { className: "muted", textContent: ctx.customer.verified ? "no other conversations"
+      : "not verified: no history shown" })]));
+
   const select = $("transfer-team");
   select.replaceChildren(...view.teams.filter((t) => t !== ctx.team).map((t) => el("option", { value: t, textContent: t })));
 }

@@ -561,7 +561,22 @@
     else if (conversationId) ensureConnected();
   }
 
-  window.CarelineWidget = { open: openPanel, close: closePanel, version: "1" };
+  // The embedding site's signed-in user: a signed token (docs/customers.md) verifies this chat for them.
+  async function identify(token) {
+    if (!conversationId) {
+      conversationId = `w_${randomId(18)}`;
+      store.set("conversation", conversationId);
+    }
+    const response = await fetch(`${base}/widget/conversations/${encodeURIComponent(conversationId)}/identity`, {
+      method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(body.error || `identity refused (${response.status})`);
+    return body;
+  }
+
+  window.CarelineWidget = { open: openPanel, close: closePanel, identify, version: "1" };
   if (document.body) boot();
   else document.addEventListener("DOMContentLoaded", boot);
 })();
