@@ -82,7 +82,7 @@ class KnowledgeBase:
     async def answer(self, question: str, *, context: Sequence[str] = ()) -> KnowledgeAnswer:
         """A cited answer, or ``answered=False`` (empty text) when nothing grounds one."""
         asked = question
-        question = rewrite(question)
+        question = self.retriever.vocabulary.repair(rewrite(question))
         chunks = await self.search(question, context=context,
                                    top_k=max(self.config.top_k, self.config.answer_candidates))
         if self.llm is not None:

@@ -89,7 +89,10 @@ class Retriever:
         candidates = set(self.row_position[rows[0][rows[0] >= 0]].tolist())
         lexical = None
         if self.bm25 is not None:
-            lexical = self.bm25.scores(query_terms(query, context, self.config.context_weight))
+            terms = query_terms(query, context, self.config.context_weight)
+            for term, extra in self.vocabulary.expansions(query).items():
+                terms[term] = max(terms.get(term, 0.0), extra)
+            lexical = self.bm25.scores(terms)
             best = np.argpartition(-lexical, min(wanted, len(lexical) - 1))[:wanted]
             candidates.update(int(p) for p in best if lexical[p] > 0)
         positions = np.fromiter(candidates, dtype=np.int64)
