@@ -30,7 +30,7 @@ log = get_logger(__name__)
 
 SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm"})
 PARSER_VERSION = "1"
-EMBED_BATCH = 256
+EMBED_BATCH = 128
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while chunks are embedded."""
@@ -192,25 +192,18 @@ def ingest(root: Path, index_dir: Path, embedder: Encoder, config: KnowledgeConf
 
 
 def _embed(embedder: Encoder, chunks: list[Chunk], progress: Progress | None) -> list[list[np.ndarray]]:
-    """Vectors per chunk (one, or two for FAQ chunks), embedded in batches of texts of similar length (the
-    whole ingest sorted by length, so a batch pads little: a FAQ question is not padded to a long section)."""
+    """Vectors per chunk (one, or two for FAQ chunks), embedded in batches."""
     texts: list[str] = []
     owners: list[int] = []
     for i, chunk in enumerate(chunks):
         for text in embed_texts(chunk):
             texts.append(text)
             owners.append(i)
-    order = sorted(range(len(texts)), key=lambda k: len(texts[k]))
-    vectors: list[np.ndarray | None] = [None] * len(texts)
-    for start in range(0, len(order), EMBED_BATCH):
-        batch = order[start:start + EMBED_BATCH]
-        matrix = embedder.encode([texts[k] for k in batch])
-        for k, vector in zip(batch, matrix, strict=True):
-            vectors[k] = vector
+    result: list[list[np.ndarray]] = [[] for _ in chunks]
+    for start in range(0, len(texts), EMBED_BATCH):
+        matrix = embedder.encode(texts[start:start + EMBED_BATCH])
+        for offset, vector in enumerate(matrix):
+            result[owners[start + offset]].append(vector)
         if progress is not None:
             progress(min(start + EMBED_BATCH, len(texts)), len(texts))
-    result: list[list[np.ndarray]] = [[] for _ in chunks]
-    for k, vector in enumerate(vectors):
-        assert vector is not None
-        result[owners[k]].append(vector)
     return result
