@@ -258,7 +258,9 @@ class Knowledge:
         if self.knowledge is None:
             turn.say("utter_default", default="Sorry, I didn't get that. Could you rephrase?")
             return ANSWERED
-        context = [e["text"] for e in _recent_user_texts(turn)]
+        # ten earlier customer turns: the retriever embeds the last few, and looks further back for the entity
+        # (hotel, store) the conversation is about
+        context = [e["text"] for e in _recent_user_texts(turn, limit=10)]
         answer = await self.knowledge.answer(turn.text, context=context)
         documents = tuple({"doc_id": c.doc_id, "title": c.title, "heading": c.heading, "url": c.url}
                           for c in answer.citations)

@@ -56,3 +56,8 @@ async def test_follow_up_is_answered_for_the_entity_named_turns_earlier(tmp_path
     off = KnowledgeBase.open(tmp_path, config.model_copy(update={"entity_tracking": False}), embedder=embedder,
                              index_dir=tmp_path / "index")
     assert kb.retriever.entities is not None and off.retriever.entities is None
+
+
+def test_demo_policy_pages_keep_entity_tracking_off(demo_kb: KnowledgeBase) -> None:
+    """The demo's 31 policy pages are not a catalogue: entity tracking stays off by itself."""
+    assert demo_kb.retriever.entities is None
