@@ -25,7 +25,9 @@ from bot.knowledge.answer_llm import LLMAnswerer
 from bot.knowledge.answer_select import AnswerSelector
 from bot.knowledge.config import KnowledgeConfig
 from bot.knowledge.grounding import check_grounding
+from bot.knowledge.index import store_generation
 from bot.knowledge.ingest import IngestReport, Progress, ingest
+from bot.knowledge.lexical import BM25
 from bot.knowledge.retriever import Retriever
 from bot.knowledge.types import Chunk, Citation, KnowledgeAnswer, RetrievedChunk
 from bot.knowledge.vocabulary import rewrite
@@ -70,7 +72,16 @@ class KnowledgeBase:
             chunks = list(store.chunks())
         finally:
             store.close()
-        retriever = Retriever(chunks, index, embedder, config)
+        bm25 = None
+        if config.hybrid and chunks:
+            key = store_generation(folder)
+            path = folder / "lexical.npz"
+            bm25 = BM25.load(path, key, len(chunks)) if key else None
+            if bm25 is None:
+                bm25 = BM25([c.embed_text() for _, c in chunks])
+                if key:
+                    bm25.save(path, key)
+        retriever = Retriever(chunks, index, embedder, config, bm25=bm25)
         answerer = LLMAnswerer(llm) if llm is not None and config.answer_mode != "extractive" else None
         return cls(retriever, config, embedder, answerer, report)
 
@@ -82,7 +93,7 @@ class KnowledgeBase:
     async def answer(self, question: str, *, context: Sequence[str] = ()) -> KnowledgeAnswer:
         """A cited answer, or ``answered=False`` (empty text) when nothing grounds one."""
         asked = question
-        question = rewrite(question)
+        question = self.retriever.vocabulary.repair(rewrite(question))
         chunks = await self.search(question, context=context,
                                    top_k=max(self.config.top_k, self.config.answer_candidates))
         if self.llm is not None:

@@ -45,6 +45,15 @@ class KnowledgeConfig(BaseModel):
     """Earlier customer turns (most recent last) used to resolve follow-ups like "do they have wifi?"."""
     context_weight: float = Field(default=0.6, ge=0, le=2)
     """Weight of the earlier turns' embedding (and of their words in BM25) relative to the question."""
+    entity_tracking: bool | None = None
+    """Find the catalogue entity (a document title: hotel, restaurant, store) the question or an earlier turn
+    names, spoken forms and slips included, and rank that entity's documents first (:mod:`bot.knowledge.entities`).
+    ``None`` (auto): on when the documents have at least ``entity_min_titles`` distinct titles — a catalogue,
+    not a handful of policy pages."""
+    entity_min_titles: int = Field(default=50, ge=1)
+    """Distinct document titles from which ``entity_tracking`` turns itself on."""
+    entity_weight: float = Field(default=0.3, ge=0, le=2)
+    """Added to the score of the tracked entity's chunks (and they all join the candidates)."""
     max_answer_sentences: int = Field(default=3, ge=1, le=10)
     """Longest extractive answer, in sentences."""
     cite_in_text: bool = True

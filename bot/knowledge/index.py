@@ -97,6 +97,16 @@ def save_index(folder: Path, index: VectorIndex, generation: str) -> None:
     os.replace(folder / "manifest.json.tmp", folder / "manifest.json")
 
 
+def store_generation(folder: Path) -> str | None:
+    """The store generation the saved index was built from (``None`` without a readable manifest); other
+    files saved next to the index (the BM25 postings) are tagged with it."""
+    try:
+        generation = json.loads((folder / "manifest.json").read_text()).get("generation")
+    except (OSError, ValueError):
+        return None
+    return str(generation) if generation else None
+
+
 def load_index(folder: Path, generation: str) -> VectorIndex | None:
     """The saved index if it matches ``generation``, memory-mapped; ``None`` when missing or stale."""
     import faiss

@@ -24,6 +24,7 @@ import numpy as np
 
 from bot.infra.embeddings import Encoder
 from bot.knowledge.config import KnowledgeConfig
+from bot.knowledge.entities import EntityIndex
 from bot.knowledge.index import VectorIndex
 from bot.knowledge.lexical import BM25, query_terms
 from bot.knowledge.types import Chunk, RetrievedChunk
@@ -38,7 +39,7 @@ class Retriever:
     """Search one loaded index; ``search`` is async (encoding and FAISS run in threads)."""
 
     def __init__(self, chunks: Sequence[tuple[int, Chunk]], index: VectorIndex, embedder: Encoder,
-                 config: KnowledgeConfig) -> None:
+                 config: KnowledgeConfig, *, bm25: BM25 | None = None) -> None:
         self.config = config
         self.embedder = embedder
         self.index = index
@@ -50,8 +51,17 @@ class Retriever:
         for row, pos in enumerate(self.row_position):
             rows_of[pos].append(row)
         self.rows_of = rows_of
-        self.bm25 = BM25([c.embed_text() for c in self.chunks]) if config.hybrid and self.chunks else None
+        if bm25 is None and config.hybrid and self.chunks:
+            bm25 = BM25([c.embed_text() for c in self.chunks])
+        self.bm25 = bm25 if config.hybrid and self.chunks else None
+        """The lexical index (given when loaded from disk, else built from the chunks)."""
         self.vocabulary = Vocabulary(c.embed_text() for c in self.chunks)
+        tracking = config.entity_tracking
+        if tracking is None:
+            tracking = len({c.title for c in self.chunks}) >= config.entity_min_titles
+        self.entities = EntityIndex([c.title for c in self.chunks], [c.text for c in self.chunks]) if tracking \
+            else None
+        """The catalogue's entity names when entity tracking is on (see :mod:`bot.knowledge.entities`)."""
         """Document frequencies and spelling repair over the chunks (for answer selection)."""
 
     def __len__(self) -> int:
@@ -77,10 +87,12 @@ class Retriever:
             texts.append(f"{context_text} {query}")
         vectors = await self.embedder.aencode(texts)
         turns = list(context)[-self.config.context_turns:] if context_text else []
-        return await asyncio.to_thread(self.rank, query, vectors, turns, top_k or self.config.top_k)
+        return await asyncio.to_thread(self.rank, query, vectors, turns, top_k or self.config.top_k, tuple(context))
 
-    def rank(self, query: str, vectors: np.ndarray, context: Sequence[str], top_k: int) -> list[RetrievedChunk]:
-        """Blocking part of :meth:`search`: candidates, rescoring, top ``top_k``."""
+    def rank(self, query: str, vectors: np.ndarray, context: Sequence[str], top_k: int,
+             history: Sequence[str] = ()) -> list[RetrievedChunk]:
+        """Blocking part of :meth:`search`: candidates, rescoring, top ``top_k`` (``history``: every earlier
+        turn, searched for the entity the conversation is about)."""
         question = vectors[0]
         weight = self.config.context_weight if len(vectors) > 1 else 0.0
         probe = question + weight * vectors[1] if weight else question
@@ -89,9 +101,15 @@ class Retriever:
         candidates = set(self.row_position[rows[0][rows[0] >= 0]].tolist())
         lexical = None
         if self.bm25 is not None:
-            lexical = self.bm25.scores(query_terms(query, context, self.config.context_weight))
+            terms = query_terms(query, context, self.config.context_weight)
+            for term, extra in self.vocabulary.expansions(query).items():
+                terms[term] = max(terms.get(term, 0.0), extra)
+            lexical = self.bm25.scores(terms)
             best = np.argpartition(-lexical, min(wanted, len(lexical) - 1))[:wanted]
             candidates.update(int(p) for p in best if lexical[p] > 0)
+        entity = self.entities.about(query, history or context) if self.entities is not None else None
+        entity_positions = self.entities.positions[entity] if self.entities is not None and entity is not None else []
+        candidates.update(entity_positions)
         positions = np.fromiter(candidates, dtype=np.int64)
         row_lists = [self.rows_of[p] for p in positions]
         flat_rows = np.asarray([r for rows_ in row_lists for r in rows_], dtype=np.int64)
@@ -115,6 +133,9 @@ class Retriever:
             top = float(lex.max()) if len(lex) else 0.0
             if top > 0:
                 score = score + np.float32(self.config.lexical_weight) * lex / np.float32(top)
+        if entity_positions:
+            score = score + (np.float32(self.config.entity_weight) * np.isin(positions, entity_positions)).astype(
+                np.float32)
         order = np.argsort(-score)[:top_k]
         return [self._retrieved(int(positions[i]), float(score[i]), float(similarity[i])) for i in order]
 

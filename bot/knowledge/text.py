@@ -19,9 +19,12 @@ STOPWORDS = frozenset(
         "those", "there", "here", "what", "which", "who", "whom", "when", "where", "why", "how", "can", "could",
         "would", "should", "will", "shall", "may", "might", "must", "have", "has", "had", "not", "no", "yes",
         "so", "than", "then", "too", "very", "just", "about", "into", "over", "any", "all", "some", "up", "out",
-        "also", "please", "hi", "hello", "thanks", "thank"
+        "also", "please", "hi", "hello", "thanks", "thank", "whats", "wheres", "hows", "whos", "im", "ive",
+        "dont", "doesnt", "u", "ur", "ya"
     ]
 )
+_CONTRACTION = re.compile(r"(?:n't|['](?:s|re|ll|ve|d|m|t))$")
+_IRREGULAR = {"can't": "can", "won't": "will", "shan't": "shall"}
 
 
 def split_sentences(text: str) -> list[str]:
@@ -53,8 +56,14 @@ def _stem(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased, lightly stemmed content words (stop words dropped) for lexical matching."""
-    return [_stem(w.replace("’", "'")) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    """Lower-cased, lightly stemmed content words (stop words dropped) for lexical matching; a contraction
+    counts as its first word ("what's" is "what", a stop word; "don't" is "do")."""
+    found = []
+    for raw in _WORD.findall(text.lower().replace("’", "'")):
+        word = _IRREGULAR.get(raw) or _CONTRACTION.sub("", raw)
+        if word and word not in STOPWORDS:
+            found.append(_stem(word))
+    return found
 
 
 def numbers(text: str) -> set[str]:

@@ -22,13 +22,17 @@ from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
-from bot.knowledge.text import words
+from bot.knowledge.text import STOPWORDS, words
+
+EXPANSION_WEIGHT = 0.8
+"""Weight of a synonym or spelling correction among the BM25 query terms (the customer's own words weigh 1)."""
+_SURFACE_WORD = re.compile(r"[A-Za-z]+")
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "colour": ("color",), "color": ("colour",), "settee": ("sofa",), "couch": ("sofa",),
     "sofa": ("settee", "couch"), "lorry": ("truck",), "jab": ("shot", "vaccine", "vaccination"),
     "jabs": ("shot", "vaccine"), "shot": ("jab", "vaccine"), "vaccine": ("vaccination", "shot"),
-    "cheque": ("check",), "cheques": ("check",), "courier": ("carrier",), "couriers": ("carrier",),
+    "cheque": ("check", "checks"), "cheques": ("check", "checks"), "courier": ("carrier",), "couriers": ("carrier",),
     "guarantee": ("warranty",), "warranty": ("guarantee",), "instalment": ("installment", "monthly", "payment"),
     "instalments": ("installment", "monthly", "payment"), "installment": ("instalment", "monthly", "payment"),
     "excess": ("deductible",), "enquiries": ("inquiries", "press"), "enquiry": ("inquiry",),
@@ -49,6 +53,16 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "uk": ("outside", "united", "state"), "abroad": ("outside", "travelling"), "kid": ("child",),
     "kids": ("child",), "son": ("child",), "daughter": ("child",), "husband": ("spouse",), "wife": ("spouse",),
     "bin": ("packaging",), "box": ("packaging",), "swap": ("exchange",), "back": ("return",),
+    "postage": ("shipping",), "posting": ("shipping",), "bitcoin": ("cryptocurrency",),
+    "crypto": ("cryptocurrency",), "xray": ("imaging",), "scan": ("imaging", "ultrasound"),
+    "mum": ("parent",), "mom": ("parent",), "dad": ("parent",), "nan": ("guardian",), "grandma": ("guardian",),
+    "finance": ("financing", "affirm", "apr"), "credit": ("credit",), "human": ("person",),
+    "someone": ("person",), "agent": ("person",), "garden": ("outdoor",), "patio": ("outdoor",),
+    "haul": ("removal",), "fortnight": ("weeks",), "ill": ("nurse", "advice"), "sick": ("nurse", "advice"),
+    "jumper": ("sweater",), "trainers": ("sneakers",), "flat": ("apartment",), "holidays": ("holiday",),
+    "whinge": ("complaint",), "complain": ("complaint",),
+    "refund": ("refund", "money"), "guaranteed": ("warranty",), "expire": ("expire", "valid"),
+    "pharmacist": ("pharmacy",), "chemist": ("pharmacy",), "surgery": ("clinic",), "gp's": ("doctor",),
 }
 """Customer word → corpus words it stands for (looked up after light stemming, see :func:`bot.knowledge.text.words`)."""
 
@@ -62,6 +76,16 @@ PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern, re
     (r"\b(?:r|are) u\b", "are you"), (r"\bur\b", "your"), (r"\bwot\b", "what"), (r"\bpls\b", "please"),
 ))
 """Customer phrasings rewritten before retrieval ("send it back" → "return"): the documents use the policy word."""
+
+QUESTION_FILLERS = frozenset({"much", "many", "long", "know", "tell", "wonder", "wondering", "still", "really",
+                              "actually", "okay", "ok"})
+"""Words of the question's form ("how much", "how long", "I was wondering"), not of its subject: left out of
+coverage (the answer type carries them) when at least two words of substance remain — "how much does that
+cost?" alone keeps "much", so a bare follow-up is not fully covered by any price."""
+
+QUESTION_WORDS = frozenset({"how", "long", "much", "many", "what", "when", "where", "which", "who", "why", "can",
+                            "does", "will"})
+"""Short words a swapped pair of letters is repaired to ("lnog" → "long", "hwo" → "how") besides corpus words."""
 
 MIN_FUZZY = 5
 """Shortest unknown word that is corrected by one edit (shorter words collide too often)."""
@@ -138,11 +162,48 @@ class Vocabulary:
     def terms(self, text: str) -> list[tuple[str, tuple[str, ...]]]:
         """Each content word of ``text`` with the corpus words that count as a match for it."""
         result: list[tuple[str, tuple[str, ...]]] = []
-        for word in words(text):
+        asked = words(text)
+        if sum(w not in QUESTION_FILLERS for w in asked) >= 2:
+            asked = [w for w in asked if w not in QUESTION_FILLERS]
+        for word in asked:
             fixed = self.correct(word)
             alternatives = (fixed, *SYNONYMS.get(word, ()), *SYNONYMS.get(fixed, ()))
             result.append((fixed, tuple(dict.fromkeys(alternatives))))
         return result
+
+    def repair(self, text: str) -> str:
+        """``text`` with each unknown word repaired: two swapped letters ("lnog" → "long"), or for a word of five
+        letters or more one edit ("refnud" → "refund"); everything else kept as written."""
+        def fix(match: re.Match[str]) -> str:
+            word = match.group(0)
+            lower = word.lower()
+            if len(lower) >= 3 and lower not in self.frequency and lower not in STOPWORDS:
+                for i in range(len(lower) - 1):
+                    swapped = lower[:i] + lower[i + 1] + lower[i] + lower[i + 2:]
+                    if swapped in QUESTION_WORDS or swapped in self.frequency:
+                        return swapped
+            if len(lower) < MIN_FUZZY or lower in self.frequency or lower in STOPWORDS or lower in SYNONYMS:
+                return word
+            known = words(lower)
+            if not known or known[0] in self.frequency:
+                return word
+            fixed = self.correct(known[0])
+            if fixed == known[0]:
+                return word
+            return f"{fixed}s" if lower.endswith("s") and not fixed.endswith("s") else fixed
+        return _SURFACE_WORD.sub(fix, text)
+
+    def expansions(self, text: str) -> dict[str, float]:
+        """Corpus words standing for ``text``'s words (corrections and synonyms), as lexical query terms of
+        weight ``EXPANSION_WEIGHT`` ("amex" → "american", "express")."""
+        asked = set(words(text))
+        extra: dict[str, float] = {}
+        for _, alternatives in self.terms(text):
+            for alternative in alternatives:
+                for term in words(alternative):
+                    if term not in asked and term in self.frequency:
+                        extra[term] = EXPANSION_WEIGHT
+        return extra
 
     def coverage(self, question_terms: Sequence[tuple[str, tuple[str, ...]]], passage: AbstractSet[str]) -> tuple[
             float, float]:

@@ -268,7 +268,9 @@ class Knowledge:
 async def answer_from_documents(knowledge: KnowledgeAnswerer, turn: Turn, question: str | None = None) -> bool:
     """Ask the documents ``question`` (the turn's text by default); reply with the cited answer and say ``True``,
     or say ``False`` (nothing is replied)."""
-    context = [e["text"] for e in _recent_user_texts(turn)]
+    # ten earlier customer turns: the retriever embeds the last few, and looks further back for the entity
+    # (hotel, store) the conversation is about
+    context = [e["text"] for e in _recent_user_texts(turn, limit=10)]
     question = question or turn.text
     answer = await knowledge.answer(question, context=context)
     documents = tuple({"doc_id": c.doc_id, "title": c.title, "heading": c.heading, "url": c.url}

@@ -106,3 +106,31 @@ def test_read_only_project_indexes_into_the_user_cache(tmp_path: Path, monkeypat
     assert folder.is_relative_to(tmp_path / "cache" / "careline")
     assert folder.name == "knowledge" and not (project / ".careline").exists()
     assert default_index_dir(tmp_path / "site-packages" / "other") != folder
+
+
+async def test_lexical_index_is_saved_and_loaded_not_rebuilt(small_project: Path, tmp_path: Path,
+                                                             embedder: Embedder,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The BM25 postings are written next to the vectors; a restart loads them (building none) and scores the
+    same; an edited document makes a new generation and the postings are rebuilt."""
+    from bot.knowledge import lexical
+
+    index = tmp_path / "index"
+    first = open_kb(small_project, index, embedder)
+    assert (index / "lexical.npz").exists()
+    built: list[int] = []
+    original = lexical.BM25.__init__
+
+    def counting(self: lexical.BM25, documents: Any = ()) -> None:
+        built.append(len(documents))
+        original(self, documents)
+
+    monkeypatch.setattr(lexical.BM25, "__init__", counting)
+    again = open_kb(small_project, index, embedder)
+    assert built == [0]
+    assert first.retriever.bm25 is not None and again.retriever.bm25 is not None
+    terms = {"refund": 1.0, "sofa": 0.5}
+    assert (first.retriever.bm25.scores(terms) == again.retriever.bm25.scores(terms)).all()
+    (small_project / "knowledge" / "hours.html").write_text("<h1>Opening hours</h1><p>Open on Sundays.</p>")
+    open_kb(small_project, index, embedder)
+    assert built[-1] > 0

@@ -37,6 +37,16 @@ def test_vocabulary_repairs_typos_and_maps_customer_phrases() -> None:
     assert "return" in rewrite("can I still send it back?")
 
 
+def test_question_is_repaired_and_expanded_into_corpus_words() -> None:
+    """Swapped letters and one-edit typos are repaired in the question; "amex" searches for "american express";
+    a contraction is its first word ("what's" is a stop word, not a rare unknown word)."""
+    vocabulary = Vocabulary(["refunds within 5 business days", "we accept American Express"])
+    assert vocabulary.repair("how lnog does a refnud take") == "how long does a refund take"
+    assert vocabulary.repair("Do you take Amex?") == "Do you take Amex?"
+    assert {"american", "express"} <= set(vocabulary.expansions("do you take amex"))
+    assert [w for w, _ in vocabulary.terms("what's the refund")] == ["refund"]
+
+
 async def test_wh_question_matched_to_a_yes_no_faq_does_not_open_with_yes(demo_kb: KnowledgeBase) -> None:
     """"How much..." matched to the "Do you offer free shipping?" FAQ drops that answer's "Yes."."""
     answer = await demo_kb.answer("how much is standard shipping?")
