@@ -21,6 +21,7 @@ from bot.nlu.llm_commands import with_llm_commands
 from bot.nlu.normalize import normalize_spoken
 from bot.nlu.understander import Understander, regex_extractor
 from bot.ops.wiring import Ops, open_ops
+from bot.outbound import OutboundService, OutboundStore
 from bot.pipeline.engine import Engine
 from bot.pipeline.stages import (
     AllowAll,
@@ -63,6 +64,8 @@ class Runtime:
     """Intents and entities (its LLM client, if any, is closed with the runtime)."""
     encoder: ServingEncoder | None = None
     """The one encoder of every stage (guards, understanding, knowledge)."""
+    outbound: OutboundService | None = None
+    """Outbound campaigns over the same store and backend (the connectors add its channels)."""
 
     async def close(self) -> None:
         if self.ops is not None:
@@ -193,5 +196,7 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
              llm_commands=project.config.nlu.llm_commands if understander.llm is not None else "off")
     handoff = HandoffService(engine, database, project.config.handoff)
     await handoff.setup()
+    outbound = OutboundService(OutboundStore(database), backend, project.config.outbound)
+    await outbound.setup()
     return Runtime(settings, project, database, engine, handoff=handoff, guardrails=guardrails, ops=ops,
-                   backend=backend, understander=understander, encoder=serving)
+                   backend=backend, understander=understander, encoder=serving, outbound=outbound)

@@ -13,6 +13,7 @@ from pydantic_core import PydanticCustomError
 from bot.handoff.config import HandoffConfig
 from bot.infra.llm import LLMConfig
 from bot.knowledge.config import KnowledgeConfig
+from bot.outbound.config import OutboundConfig
 from bot.project.channels import Strict as _Strict
 from bot.project.channels import VoiceConfig, WidgetConfig
 
@@ -152,6 +153,8 @@ class ProjectConfig(_Strict):
     """The phone channel: VAD, turn-taking, STT, TTS, DTMF, call transfer (see bot/project/channels.py)."""
     handoff: HandoffConfig = HandoffConfig()
     """Queue routing, CSAT, masking and helpdesk connectors for human handoff."""
+    outbound: OutboundConfig = OutboundConfig()
+    """Outbound campaigns: who is calling, what is said before verification, default rules (bot/outbound)."""
     pipeline: list[dict[str, Any]] | None = None
     """Accepted for Rasa compatibility; ignored."""
     policies: list[dict[str, Any]] | None = None

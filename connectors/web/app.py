@@ -272,10 +272,11 @@ def route_modules() -> tuple[ModuleType, ...]:
 
     Imported here rather than at the top because each of them imports this module's helpers
     (``RUNTIME``, ``read_json``...). The voice connector's routes are served by the same app."""
+    from connectors.outbound import routes as outbound_routes
     from connectors.voice import routes as voice_routes
     from connectors.web import agent_console, handoff_api, health, ops_api, ops_console, widget
 
-    return (health, widget, handoff_api, agent_console, ops_api, ops_console, voice_routes)
+    return (health, widget, handoff_api, agent_console, ops_api, ops_console, voice_routes, outbound_routes)
 
 
 def create_app(runtime: Runtime) -> web.Application:

@@ -1,0 +1,48 @@
+"""Campaign calls against the local Twilio stand-in: the scheduler places the call through Twilio's REST API,
+the stand-in answers it as Twilio would, and a simulated caller (espeak-ng audio, DTMF) talks to the bot
+over the same Media Streams pipeline incoming calls use."""
+
+from __future__ import annotations
+
+from bot.kernel.events import BotUttered
+from connectors.outbound.bridge import conversation_id
+from connectors.voice.caller import SimulatedCaller
+from tests.outbound.conftest import APPOINTMENT_DAY, AUTH_TOKEN, FROM_NUMBER, Line
+
+#: What an unverified callee must not hear about Ada's appointment (P2001).
+ACCOUNT_DATA = ("Ada", "Physiotherapy", "Franklin", "27", "9:30")
+
+
+async def _bot_lines(line: Line, attempt_id: str) -> list[str]:
+    state = await line.runtime.engine.state(conversation_id(attempt_id))
+    return [e.text for e in state.events if isinstance(e, BotUttered) and not e.interrupted]
+
+
+async def test_a_called_customer_verifies_and_confirms_by_keypad(line: Line) -> None:
+    """The call is placed with machine detection; after the PIN the customer presses 1 and the backend's
+    appointment is confirmed; before the PIN the call named only the clinic and "an appointment"."""
+    campaign = await line.service.create({"kind": "appointments", "channel": "voice", "day": APPOINTMENT_DAY})
+    made = await line.service.tick()
+    assert [a.target_id for a in made] == ["P2001"]
+    call = await line.twilio.next_call()
+    assert call.to == "+442079460011" and call.from_ == FROM_NUMBER
+    assert call.form["MachineDetection"] == "Enable" and call.authorization and call.authorization.startswith("Basic ")
+    async with SimulatedCaller.answer(call.url, line.twilio.answer_form(call), auth_token=AUTH_TOKEN) as caller:
+        opening = await caller.next_reply(within=15)
+        await caller.press("4567#")
+        offer = await caller.next_reply(within=15)
+        await caller.press("1")
+        confirmed = await caller.next_reply(within=15)
+    assert await line.twilio.end_call(call) == 204
+    appointments = await line.runtime.backend.list_appointments("C001")  # type: ignore[union-attr]
+    assert next(a for a in appointments if a.id == "P2001").status == "confirmed"
+    view = await line.service.view(campaign.id)
+    assert view["targets"][0]["outcome"] == "confirmed" and view["targets"][0]["status"] == "done"
+    assert [a["outcome"] for a in view["attempts"]] == ["confirmed"]  # the status callback did not overwrite it
+    said = await _bot_lines(line, made[0].id)
+    assert said[0].startswith("Hello, this is Northwind Clinic calling about an appointment.")
+    assert not any(word in said[0] for word in ACCOUNT_DATA)
+    assert "Physiotherapy assessment with Dr. Rosalind Franklin" in said[1]
+    assert said[-1].startswith("Your appointment is confirmed")
+    for reply in (opening, offer, confirmed):
+        assert len(reply.audio) / 8000 > 1.0  # each was heard on the line
