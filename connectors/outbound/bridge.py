@@ -16,7 +16,14 @@ import asyncio
 import time
 from typing import Any
 
-from pipecat.frames.frames import EndWorkerFrame, Frame, UserStartedSpeakingFrame, VADUserStartedSpeakingFrame
+from pipecat.frames.frames import (
+    EndWorkerFrame,
+    Frame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
 from pipecat.processors.frame_processor import FrameDirection
 
 from bot.infra.logs import get_logger
@@ -28,8 +35,10 @@ from connectors.voice.bridge import EngineBridge
 log = get_logger(__name__)
 
 PREFIX = "outbound-"
-#: After speech started in the listening window, how long to wait for the callee's turn to end.
-HEAR_OUT_SECS = 12.0
+#: After speech started in the listening window, the longest the callee is heard out.
+HEAR_OUT_SECS = 15.0
+#: The callee has finished the first thing they said after this long without speech.
+PAUSE_SECS = 1.2
 #: The keys that answer a choice at once (the bridge treats them as buttons).
 _CHOICE_KEYS = tuple(Button(str(n), str(n)) for n in range(1, 10))
 
@@ -46,17 +55,22 @@ class OutboundBridge(EngineBridge):
         self.service = service
         self.attempt_id = self.conversation_id.removeprefix(PREFIX)
         self.script: CallScript | None = None
-        self._first_turn = asyncio.Event()
-        self._first_words: str | None = None
+        self._first_words: list[str] = []
+        self._talking = False
+        self._heard = asyncio.Event()
         self._speech_started: float | None = None
-        self._speech_secs: float | None = None
+        self._speech_stopped: float | None = None
         self._opened = False
         self._ending = False
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        if isinstance(frame, (UserStartedSpeakingFrame, VADUserStartedSpeakingFrame)) and \
-                self._speech_started is None:
-            self._speech_started = time.monotonic()
+        if isinstance(frame, (UserStartedSpeakingFrame, VADUserStartedSpeakingFrame)):
+            self._talking = True
+            self._speech_started = self._speech_started or time.monotonic()
+            self._heard.set()
+        elif isinstance(frame, (UserStoppedSpeakingFrame, VADUserStoppedSpeakingFrame)):
+            self._talking = False
+            self._speech_stopped = time.monotonic()
         await super().process_frame(frame, direction)
 
     # --- answering: voicemail or the opening -------------------------------------------------
@@ -67,29 +81,37 @@ class OutboundBridge(EngineBridge):
             log.warning("outbound_call_unknown_attempt", attempt_id=self.attempt_id)
             await self._end_after([BotMessage("Sorry, wrong number. Goodbye.")])
             return
-        listen = self.service.config.listen_first_secs
-        try:
-            await asyncio.wait_for(self._first_turn.wait(), timeout=listen)
-        except TimeoutError:
-            if self._speech_started is not None:
-                try:
-                    await asyncio.wait_for(self._first_turn.wait(), timeout=HEAR_OUT_SECS)
-                except TimeoutError:
-                    self._speech_secs = time.monotonic() - self._speech_started
+        await self._hear_out()
         self._opened = True
-        heard = self._first_words is not None or self._speech_secs is not None
-        if heard and detect_voicemail_greeting(self._first_words or "", speech_secs=self._speech_secs):
-            log.info("outbound_voicemail_detected", attempt_id=self.attempt_id, by="greeting_check")
+        heard = " ".join(self._first_words)
+        speech_secs = None
+        if self._speech_started is not None:
+            speech_secs = (self._speech_stopped or time.monotonic()) - self._speech_started
+        if (heard or speech_secs) and detect_voicemail_greeting(heard, speech_secs=speech_secs):
+            log.info("outbound_voicemail_detected", attempt_id=self.attempt_id, by="greeting_check",
+                     speech_secs=round(speech_secs or 0, 2))
             await self._play(self.script.voicemail())
             return
         await self._play(self.script.opening())
 
+    async def _hear_out(self) -> None:
+        """Listen ``listen_first_secs``; if the callee started talking, until they pause (at most
+        :data:`HEAR_OUT_SECS`): a person says "Hello?", a recording goes on."""
+        started = time.monotonic()
+        listen = self.service.config.listen_first_secs
+        try:
+            await asyncio.wait_for(self._heard.wait(), timeout=listen)
+        except TimeoutError:
+            return
+        while time.monotonic() - started < HEAR_OUT_SECS:
+            quiet_since = self._speech_stopped if not self._talking else None
+            if quiet_since is not None and time.monotonic() - quiet_since >= PAUSE_SECS:
+                return
+            await asyncio.sleep(0.05)
+
     async def _caller_said(self, said: str) -> None:
         if not self._opened:
-            self._first_words = said
-            if self._speech_started is not None:
-                self._speech_secs = time.monotonic() - self._speech_started
-            self._first_turn.set()
+            self._first_words.append(said)
             return
         if self.script is not None and self.script.phase is not Phase.DONE:
             await self._play(await self.script.said(said))

@@ -46,3 +46,37 @@ async def test_a_called_customer_verifies_and_confirms_by_keypad(line: Line) -> 
     assert said[-1].startswith("Your appointment is confirmed")
     for reply in (opening, offer, confirmed):
         assert len(reply.audio) / 8000 > 1.0  # each was heard on the line
+
+
+async def test_an_answering_machine_gets_the_short_voicemail(line: Line) -> None:
+    """Twilio's machine detection saying ``machine_end_beep`` gets TwiML that says the voicemail and hangs up; it
+    names only the clinic and "an appointment", the outcome is voicemail and no further attempt follows."""
+    campaign = await line.service.create({"kind": "appointments", "channel": "voice", "day": APPOINTMENT_DAY})
+    await line.service.tick()
+    call = await line.twilio.next_call()
+    twiml = await line.twilio.answer(call, answered_by="machine_end_beep")
+    assert "<Say>Hello, this is Northwind Clinic with a message about an appointment." in twiml
+    assert twiml.endswith("<Hangup/></Response>") and "<Stream" not in twiml
+    assert not any(word in twiml for word in ACCOUNT_DATA)
+    assert await line.twilio.end_call(call) == 204
+    line.clock.advance(3 * 3600)
+    assert await line.service.tick() == []
+    view = await line.service.view(campaign.id)
+    assert view["outcomes"] == {"voicemail": 1} and view["campaign"]["status"] == "done"
+
+
+async def test_a_greeting_heard_on_an_answered_call_gets_the_voicemail(line: Line) -> None:
+    """When Twilio cannot tell (``unknown``), our own check hears a long recorded greeting at pick-up and leaves
+    the voicemail instead of starting the dialogue."""
+    campaign = await line.service.create({"kind": "appointments", "channel": "voice", "day": APPOINTMENT_DAY})
+    made = await line.service.tick()
+    call = await line.twilio.next_call()
+    form = line.twilio.answer_form(call, answered_by="unknown")
+    async with SimulatedCaller.answer(call.url, form, auth_token=AUTH_TOKEN) as caller:
+        await caller.say("Hi, you have reached Ada. I can't take your call right now, please leave a message "
+                         "after the tone.")
+        message = await caller.next_reply(within=25)
+    assert len(message.audio) / 8000 > 2.0
+    said = await _bot_lines(line, made[0].id)
+    assert said and said[0].startswith("Hello, this is Northwind Clinic with a message about an appointment.")
+    assert (await line.service.view(campaign.id))["outcomes"] == {"voicemail": 1}
