@@ -200,3 +200,12 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     await outbound.setup()
     return Runtime(settings, project, database, engine, handoff=handoff, guardrails=guardrails, ops=ops,
                    backend=backend, understander=understander, encoder=serving, outbound=outbound)
+
+
+async def open_outbound(settings: Settings, project: Project) -> tuple[OutboundService, Database]:
+    """The outbound service alone (no models): the deployment's store and the project's backend, for the
+    ``careline outbound`` commands. Close the database when done."""
+    database = await open_database(settings.database_url or default_database_url(project))
+    service = OutboundService(OutboundStore(database), make_backend(project), project.config.outbound)
+    await service.setup()
+    return service, database

@@ -219,6 +219,13 @@ class OutboundStore:
         rows = await self.db.fetch(f"{sql} WHERE {' AND '.join(where)} GROUP BY t.outcome", *args)
         return {r["outcome"]: int(r["n"]) for r in rows}
 
+    async def attempt_outcomes(self, since: float, until: float) -> dict[str, int]:
+        """Attempts by outcome, for attempts started in ``[since, until)`` (the KPIs' window)."""
+        rows = await self.db.fetch(
+            "SELECT COALESCE(outcome, 'in_progress') AS outcome, COUNT(*) AS n FROM outbound_attempts"
+            " WHERE started_at >= ? AND started_at < ? GROUP BY COALESCE(outcome, 'in_progress')", since, until)
+        return {r["outcome"]: int(r["n"]) for r in rows}
+
     # --- opt-outs ---------------------------------------------------------------------------
 
     async def opt_out(self, phone: str, *, source: str, now: float) -> None:

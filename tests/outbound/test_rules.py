@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.analytics import compute_kpis, window
 from bot.outbound import CampaignConflict, OutboundService, OutboundStore
 from tests.outbound.conftest import APPOINTMENT_DAY, Line
 
@@ -27,6 +28,9 @@ async def test_an_sms_reminder_answered_c_confirms_the_appointment(line: Line) -
     appointments = await line.runtime.backend.list_appointments("C001")  # type: ignore[union-attr]
     assert next(a for a in appointments if a.id == "P2001").status == "confirmed"
     assert (await line.service.view(campaign.id))["outcomes"] == {"confirmed": 1}
+    report = await compute_kpis(line.runtime.database, window("day", until=line.clock() + 1))
+    assert report.to_dict()["outbound"] == {"attempts": 1, "outcomes": {"confirmed": 1}, "reached_rate": 1.0,
+                                            "confirmed_rate": 1.0}
 
 
 async def test_an_unsigned_sms_reply_is_refused_and_changes_nothing(line: Line) -> None:
