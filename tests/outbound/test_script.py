@@ -98,7 +98,7 @@ async def test_nine_and_spoken_stop_opt_out_and_zero_asks_for_a_person(backend: 
 
 def test_keypad_proofs() -> None:
     """Four to six digits are a PIN, eight a date of birth; other lengths are no proof."""
-    assert proof_from_keys("4567").pin == "4567"
+    assert proof_from_keys("4567").pin == "4567"  # type: ignore[union-attr]
     assert proof_from_keys("10121985").date_of_birth == "1985-12-10"  # type: ignore[union-attr]
     assert proof_from_keys("123") is None and proof_from_keys("12ab") is None
 
