@@ -78,3 +78,27 @@ async def test_a_restarted_scheduler_goes_on_without_repeating(database_url: str
         assert (await restarted.view(campaign.id))["outcomes"] == {"sent": 1}
     finally:
         await db.close()
+
+
+async def test_a_campaign_reads_its_targets_from_a_backend_over_http() -> None:
+    """The HTTP backend protocol's outbound endpoints (appointments by day, delayed orders, contact) feed a
+    campaign exactly as the demo backend does in process."""
+    from bot.flows.backend import HttpBackend
+    from bot.flows.backend.server import create_backend_app
+    from bot.testing.server import serve_app
+
+    async with serve_app(create_backend_app(DemoBackend.from_seed_file())) as url:
+        backend = HttpBackend(url)
+        db = await open_database("sqlite:///:memory:")
+        try:
+            service = OutboundService(OutboundStore(db), backend, clock=FrozenClock(THURSDAY_10AM + 86400))
+            await service.setup()
+            calls = await service.create({"kind": "appointments", "channel": "voice", "day": APPOINTMENT_DAY})
+            [target] = await service.store.targets(calls.id)
+            assert (target.id, target.phone, target.timezone) == ("P2001", "+442079460011", "Europe/London")
+            notices = await service.create({"kind": "delayed_orders", "channel": "sms"})
+            assert "A1001" in [t.id for t in await service.store.targets(notices.id)]
+            assert await backend.contact("C999") is None
+        finally:
+            await backend.close()
+            await db.close()
