@@ -80,3 +80,19 @@ async def test_a_greeting_heard_on_an_answered_call_gets_the_voicemail(line: Lin
     said = await _bot_lines(line, made[0].id)
     assert said and said[0].startswith("Hello, this is Northwind Clinic with a message about an appointment.")
     assert (await line.service.view(campaign.id))["outcomes"] == {"voicemail": 1}
+
+
+async def test_zero_on_the_call_hands_off_to_a_person(line: Line) -> None:
+    """0 (before verifying) is recorded as transferred and the conversation goes to the handoff queue, as 0 does
+    on an incoming call."""
+    campaign = await line.service.create({"kind": "appointments", "channel": "voice", "day": APPOINTMENT_DAY})
+    made = await line.service.tick()
+    call = await line.twilio.next_call()
+    async with SimulatedCaller.answer(call.url, line.twilio.answer_form(call), auth_token=AUTH_TOKEN) as caller:
+        await caller.next_reply(within=15)
+        await caller.press("0#")
+        told = await caller.next_reply(within=15)
+    assert len(told.audio) / 8000 > 1.0
+    state = await line.runtime.engine.state(conversation_id(made[0].id))
+    assert str(state.status) == "handoff"
+    assert (await line.service.view(campaign.id))["outcomes"] == {"transferred": 1}

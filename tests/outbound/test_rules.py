@@ -128,3 +128,17 @@ async def test_pause_holds_the_campaign_and_resume_goes_on(line: Line) -> None:
     await line.service.set_status(other.id, "cancel")
     with pytest.raises(CampaignConflict):
         await line.service.set_status(other.id, "resume")
+
+
+async def test_the_rate_limit_spreads_attempts_over_minutes(line: Line) -> None:
+    """With ``rate_per_minute: 1`` two due notices go out a minute apart, not together."""
+    line.clock.advance(24 * 3600)  # Friday 27 November: two orders are late
+    campaign = await line.service.create({"kind": "delayed_orders", "channel": "sms",
+                                          "rules": {"rate_per_minute": 1}})
+    assert len((await line.service.view(campaign.id))["targets"]) == 2
+    assert len(await line.service.tick()) == 1
+    line.clock.advance(30)
+    assert await line.service.tick() == []
+    line.clock.advance(31)
+    assert len(await line.service.tick()) == 1
+    assert len(line.twilio.messages) == 2
