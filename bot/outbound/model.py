@@ -102,9 +102,11 @@ class Target:
     """What the contact is about (service, clinician, start; or the order's ETA): said only after verification."""
 
     def to_dict(self) -> dict[str, Any]:
+        """For the API and the console: the phone masked, the subject reduced to its id."""
         data = asdict(self)
         data["status"] = str(self.status)
         data["phone"] = mask_phone(self.phone)
+        data["subject"] = {k: v for k, v in self.subject.items() if k in ("id", "order_id")}  # no details
         return data
 
 

@@ -46,6 +46,7 @@ async def test_create_view_pause_resume_cancel_over_http(line: Line) -> None:
     assert created["campaign"]["name"] == "Fri" and created["campaign"]["status"] == "active"
     [target] = created["targets"]
     assert target["id"] == "P2001" and target["phone"] == "*********0011"
+    assert target["subject"] == {"id": "P2001"}  # no service, clinician, time or name in the ops view
     await line.service.tick()
     status, view = await _get(f"{line.url}/api/outbound/campaigns/{campaign_id}")
     assert status == 200 and view["outcomes"] == {"sent": 1} and len(view["attempts"]) == 1
