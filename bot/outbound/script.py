@@ -93,8 +93,7 @@ class CallScript:
         """Speech: "stop" opts out at any point; anything else is asked for on the keypad."""
         if "stop" in words.lower().split():
             return self._stop()
-        return Step(wording.PRESS_A_KEY if self.verified else wording.opening(self.config, self.subject,
-                                                                              self.first_name))
+        return Step(wording.PRESS_A_KEY if self.verified else wording.ENTER_PROOF)
 
     def _stop(self) -> Step:
         self.phase = Phase.DONE

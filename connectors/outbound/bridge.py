@@ -38,7 +38,7 @@ PREFIX = "outbound-"
 #: After speech started in the listening window, the longest the callee is heard out.
 HEAR_OUT_SECS = 15.0
 #: The callee has finished the first thing they said after this long without speech.
-PAUSE_SECS = 1.2
+PAUSE_SECS = 1.5
 #: The keys that answer a choice at once (the bridge treats them as buttons).
 _CHOICE_KEYS = tuple(Button(str(n), str(n)) for n in range(1, 10))
 
@@ -62,6 +62,7 @@ class OutboundBridge(EngineBridge):
         self._speech_stopped: float | None = None
         self._opened = False
         self._ending = False
+        self._handed_off = False
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         if isinstance(frame, (UserStartedSpeakingFrame, VADUserStartedSpeakingFrame)):
@@ -82,16 +83,21 @@ class OutboundBridge(EngineBridge):
             await self._end_after([BotMessage("Sorry, wrong number. Goodbye.")])
             return
         await self._hear_out()
-        self._opened = True
         heard = " ".join(self._first_words)
         speech_secs = None
         if self._speech_started is not None:
             speech_secs = (self._speech_stopped or time.monotonic()) - self._speech_started
+        if heard or speech_secs:
+            log.info("outbound_greeting_checked", attempt_id=self.attempt_id, words=len(heard.split()),
+                     speech_secs=round(speech_secs or 0, 2))
         if (heard or speech_secs) and detect_voicemail_greeting(heard, speech_secs=speech_secs):
             log.info("outbound_voicemail_detected", attempt_id=self.attempt_id, by="greeting_check",
                      speech_secs=round(speech_secs or 0, 2))
+            self._ending = True  # late words of the greeting change nothing now
+            self._opened = True
             await self._play(self.script.voicemail())
             return
+        self._opened = True
         await self._play(self.script.opening())
 
     async def _hear_out(self) -> None:
@@ -113,16 +119,17 @@ class OutboundBridge(EngineBridge):
         if not self._opened:
             self._first_words.append(said)
             return
-        if self.script is not None and self.script.phase is not Phase.DONE:
-            await self._play(await self.script.said(said))
+        if self._handed_off:
+            await super()._caller_said(said)  # a person (or the engine's queue) has the call now
             return
-        await super()._caller_said(said)
+        if self.script is not None and self.script.phase is not Phase.DONE and not self._ending:
+            await self._play(await self.script.said(said))
 
     # --- keys ------------------------------------------------------------------------------
 
     async def _submit_digits(self, digits: str, payload: str | None = None) -> None:
         if self.script is None or not self._opened or self.script.phase is Phase.DONE:
-            if self.script is not None and self.script.phase is Phase.DONE and not self._ending:
+            if self._handed_off:
                 await super()._submit_digits(digits, payload)  # after a handoff the engine has the call
             return
 
@@ -137,6 +144,7 @@ class OutboundBridge(EngineBridge):
         if step.outcome is not None:
             await self.service.report(self.attempt_id, step.outcome)
         if step.handoff:
+            self._handed_off = True
             self._buttons, self._collecting = (), False
             await self._say([BotMessage(step.say)], record=True)
             await self._turn("0", {"source": "dtmf", "dtmf": "0", "outbound_attempt": self.attempt_id})
