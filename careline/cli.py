@@ -3,6 +3,7 @@
     careline chat | validate | demo | kb | scope | handoff | report | qa   (bot)
     careline serve                                                   (connectors.web)
     careline call                                                    (connectors.voice)
+    careline outbound status | create | run                          (connectors.outbound)
     careline eval [PATH... | nlu | kb | guard]                       (evals)
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import click
 
 from bot.app import cli as core
+from connectors.outbound.cli import outbound
 from connectors.voice.cli import call
 from connectors.web.cli import serve
 from evals.cli import eval_group
@@ -23,5 +25,6 @@ def main() -> None:
     core.offline()
 
 
-for _name, _command in (*core.main.commands.items(), ("serve", serve), ("call", call), ("eval", eval_group)):
+for _name, _command in (*core.main.commands.items(), ("serve", serve), ("call", call), ("outbound", outbound),
+                        ("eval", eval_group)):
     main.add_command(_command, _name)

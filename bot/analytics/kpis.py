@@ -23,6 +23,10 @@ Definitions (a conversation belongs to a window when it was *created* in it):
   on the same topic within 7 days: no later conversation of the same customer with that topic created at most 7
   days after this one ended, and no reopen within 7 days.
 
+- **outbound**: campaign attempts started in the window by outcome (reached, voicemail, confirmed, rescheduled,
+  cancelled, opted out, transferred, sent, no answer, failed), the share that reached a person and the share
+  confirmed (see :mod:`bot.outbound`).
+
 A customer is the ``customer_id`` slot, else ``metadata.customer_id``/``user_id`` of their messages; without
 either, only reopens of the same conversation count as repeats.
 """
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import dataclasses
 import math
 import threading
 import time
@@ -41,7 +46,11 @@ from typing import Any
 
 from bot.analytics.facts import ConversationFacts, fold_all, load_rows, queue_length
 from bot.analytics.windows import Window
+from bot.infra.logs import get_logger
+from bot.kernel.errors import StoreError
 from bot.storage import Database
+
+log = get_logger(__name__)
 
 DAY = 86400.0
 
@@ -211,6 +220,36 @@ class SeriesPoint:
     contained: int
 
 
+#: Outbound outcomes where a person was reached (whatever they decided).
+REACHED_OUTCOMES = ("reached", "confirmed", "rescheduled", "cancelled", "opted_out", "transferred")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundKpis:
+    """Outbound attempts by outcome; ``reached_rate`` = a person answered, ``confirmed_rate`` = they confirmed
+    (both over attempts that ended, messages awaiting a reply included)."""
+
+    outcomes: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        ended = sum(n for outcome, n in self.outcomes.items() if outcome != "in_progress")
+        reached = sum(self.outcomes.get(o, 0) for o in REACHED_OUTCOMES)
+        return {"attempts": sum(self.outcomes.values()), "outcomes": dict(sorted(self.outcomes.items())),
+                "reached_rate": _rate(reached, ended),
+                "confirmed_rate": _rate(self.outcomes.get("confirmed", 0), ended)}
+
+
+async def outbound_kpis(db: Database, window: Window) -> OutboundKpis:
+    """Outbound outcomes of ``window`` (none when this database has no outbound tables yet)."""
+    from bot.outbound.store import OutboundStore
+
+    try:
+        return OutboundKpis(await OutboundStore(db).attempt_outcomes(window.since, window.until))
+    except StoreError as exc:
+        log.info("kpis_without_outbound", reason=str(exc)[:120])
+        return OutboundKpis({})
+
+
 @dataclass(frozen=True, slots=True)
 class KpiReport:
     """KPIs of one window: overall, per channel, per flow, a time series, and the queue now."""
@@ -225,6 +264,8 @@ class KpiReport:
     by_flow: dict[str, KpiSet] = field(default_factory=dict)
     series: list[SeriesPoint] = field(default_factory=list)
     bucket_seconds: float = 3600.0
+    outbound: OutboundKpis | None = None
+    """Outbound campaign attempts started in the window, by outcome."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -234,6 +275,7 @@ class KpiReport:
             "by_channel": {k: v.to_dict() for k, v in self.by_channel.items()},
             "by_flow": {k: v.to_dict() for k, v in self.by_flow.items()},
             "series": [asdict(p) for p in self.series],
+            "outbound": (self.outbound or OutboundKpis({})).to_dict(),
         }
 
 
@@ -279,9 +321,11 @@ async def compute_kpis(db: Database, window: Window, *, config: KpiConfig = KpiC
     lookahead = max(config.repeat_contact_seconds, config.fcr_seconds)
     rows = await load_rows(db, window.since, window.until + lookahead)
     queue = await queue_length(db)
+    outbound = await outbound_kpis(db, window)
     stop = threading.Event()
     try:
-        return await asyncio.to_thread(_report_from_rows, rows, window, queue, config, stop)
+        report = await asyncio.to_thread(_report_from_rows, rows, window, queue, config, stop)
     except asyncio.CancelledError:
         stop.set()
         raise
+    return dataclasses.replace(report, outbound=outbound)

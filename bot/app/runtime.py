@@ -30,6 +30,7 @@ from bot.nlu.normalize import normalize_spoken
 from bot.nlu.questions import policy_question
 from bot.nlu.understander import Understander, regex_extractor
 from bot.ops.wiring import Ops, open_ops
+from bot.outbound import OutboundService, OutboundStore
 from bot.pipeline.engine import Engine
 from bot.pipeline.stages import (
     AllowAll,
@@ -80,6 +81,8 @@ class Runtime:
     retention_task: asyncio.Task[None] | None = None
     identity: IdentityVerifier | None = None
     """Checks the embedding site's signed identity tokens (``customers.identity_token``), when configured."""
+    outbound: OutboundService | None = None
+    """Outbound campaigns over the same store and backend (the connectors add its channels)."""
 
     async def close(self) -> None:
         if self.retention_task is not None:
@@ -229,6 +232,18 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
              llm_commands=project.config.nlu.llm_commands if understander.llm is not None else "off")
     handoff = HandoffService(engine, database, project.config.handoff, history=timeline.history)
     await handoff.setup()
+    outbound = OutboundService(OutboundStore(database), backend, project.config.outbound)
+    await outbound.setup()
     return Runtime(settings, project, database, engine, handoff=handoff, guardrails=guardrails, ops=ops,
                    backend=backend, understander=understander, encoder=serving, customers=continuity.customers,
-                   retention=retention, retention_task=retention_task, identity=identity)
+                   retention=retention, retention_task=retention_task, identity=identity,
+                   outbound=outbound)
+
+
+async def open_outbound(settings: Settings, project: Project) -> tuple[OutboundService, Database]:
+    """The outbound service alone (no models): the deployment's store and the project's backend, for the
+    ``careline outbound`` commands. Close the database when done."""
+    database = await open_database(settings.database_url or default_database_url(project))
+    service = OutboundService(OutboundStore(database), make_backend(project), project.config.outbound)
+    await service.setup()
+    return service, database

@@ -14,6 +14,7 @@ from bot.customers.config import CustomersConfig, RetentionConfig
 from bot.handoff.config import HandoffConfig
 from bot.infra.llm import LLMConfig
 from bot.knowledge.config import KnowledgeConfig
+from bot.outbound.config import OutboundConfig
 from bot.project.channels import Strict as _Strict
 from bot.project.channels import VoiceConfig, WidgetConfig
 
@@ -157,6 +158,8 @@ class ProjectConfig(_Strict):
     """One customer across channels: resuming open matters, the widget's signed identity token."""
     retention: RetentionConfig = RetentionConfig()
     """How long transcripts, sensitive slots, voice audio, QA scores and audit rows are kept."""
+    outbound: OutboundConfig = OutboundConfig()
+    """Outbound campaigns: who is calling, what is said before verification, default rules (bot/outbound)."""
     pipeline: list[dict[str, Any]] | None = None
     """Accepted for Rasa compatibility; ignored."""
     policies: list[dict[str, Any]] | None = None

@@ -142,7 +142,18 @@ class SimulatedCaller:
         form = {"CallSid": call_sid, "AccountSid": "AC" + "0" * 32, "Direction": "inbound"}
         if caller_id:
             form["From"] = caller_id
-        twiml_url = base_url.rstrip("/") + "/voice/twiml"
+        async with cls.answer(base_url.rstrip("/") + "/voice/twiml", form, auth_token=auth_token,
+                              parameters=parameters, voice=voice, wpm=wpm, start=start) as caller:
+            yield caller
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def answer(cls, twiml_url: str, form: dict[str, str], *, auth_token: str | None = None,
+                     parameters: dict[str, str] | None = None, voice: str = CALLER_VOICE, wpm: int = CALLER_WPM,
+                     start: bool = True) -> AsyncIterator[SimulatedCaller]:
+        """Like :meth:`connect`, for any voice webhook and form: an outbound call's answer URL with the
+        ``CallSid`` Twilio placed it under and ``AnsweredBy`` (how a Twilio stand-in picks up a placed call)."""
+        call_sid = form.get("CallSid", "")
 
         def signed(url: str, params: dict[str, str]) -> dict[str, str]:
             return {"X-Twilio-Signature": twilio_signature(auth_token, url, params.items())} if auth_token else {}

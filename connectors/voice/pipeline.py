@@ -10,6 +10,7 @@ breaks the protocol, or the call reaches its time limit.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,11 @@ def intent_confidence(runtime: Runtime) -> tuple[Confidence | None, float]:
     return confidence, float(understander.threshold)
 
 
+#: Builds the processor between the caller and the bot (``EngineBridge``'s signature); the outbound connector
+#: registers one for the calls it places (see :attr:`connectors.voice.routes.VoiceState.bridges`).
+BridgeFactory = Callable[..., EngineBridge]
+
+
 @dataclass(slots=True)
 class CallResult:
     """What a finished call did (for logs, tests and benchmarks)."""
@@ -117,9 +123,11 @@ def make_tts(config: TTSConfig) -> FrameProcessor:
 
 
 async def run_call(ws: web.WebSocketResponse, start: StreamStart, runtime: Runtime, models: VoiceModels,
-                   *, conversation_id: str, source: str | None = None) -> CallResult:
+                   *, conversation_id: str, source: str | None = None,
+                   bridge_factory: BridgeFactory | None = None) -> CallResult:
     """Run the call on ``ws`` (after its ``start`` message) until it ends; ``source`` is the caller as the
-    connector saw it (``caller:<From>`` or ``call:<CallSid>``), the key of rate limits and lockouts."""
+    connector saw it (``caller:<From>`` or ``call:<CallSid>``), the key of rate limits and lockouts;
+    ``bridge_factory`` replaces the :class:`EngineBridge` (an outbound call's keypad dialogue)."""
     config = models.config
     credentials = models.credentials
     can_hang_up = credentials is not None and start.call_sid is not None
@@ -146,7 +154,7 @@ async def run_call(ws: web.WebSocketResponse, start: StreamStart, runtime: Runti
 
     stt = make_stt(config.stt, models)
     tts = make_tts(config.tts)
-    bridge = EngineBridge(runtime.engine, runtime.project, conversation_id, config,
+    bridge = (bridge_factory or EngineBridge)(runtime.engine, runtime.project, conversation_id, config,
                           metadata={"call_sid": start.call_sid, "stream_sid": start.stream_sid},
                           source=source, on_handoff=on_handoff)
     confidence, threshold = intent_confidence(runtime)

@@ -60,6 +60,9 @@ class VoiceState:
     """Admitted calls in progress (bounded by ``voice.max_concurrent_calls``)."""
     handshakes: int = 0
     """Websockets that have not yet shown a valid ``start`` (bounded by :data:`MAX_PENDING_HANDSHAKES`)."""
+    bridges: dict[str, object] = field(default_factory=dict)
+    """Conversation-id prefix → the bridge factory its calls run with (the outbound connector registers
+    ``outbound-``); the id comes from the server-minted stream token, never from the caller."""
 
 
 VOICE: web.AppKey[VoiceState] = web.AppKey("voice", VoiceState)
@@ -214,8 +217,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     try:
         conversation_id = grant.conversation_id
         log.info("voice_call_started", conversation_id=conversation_id)
+        factory = next((f for prefix, f in state.bridges.items() if conversation_id.startswith(prefix)), None)
         result = await run_call(ws, start, runtime, state.models,  # type: ignore[arg-type]
-                                conversation_id=conversation_id, source=grant.source)
+                                conversation_id=conversation_id, source=grant.source,
+                                bridge_factory=factory)  # type: ignore[arg-type]
         log.info("voice_call_ended", conversation_id=conversation_id, turns=len(result.bridge.log.turns),
                  close_code=int(result.close_code))
     finally:

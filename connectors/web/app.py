@@ -272,6 +272,7 @@ def route_modules() -> tuple[ModuleType, ...]:
 
     Imported here rather than at the top because each of them imports this module's helpers
     (``RUNTIME``, ``read_json``...). The voice connector's routes are served by the same app."""
+    from connectors.outbound import routes as outbound_routes
     from connectors.voice import routes as voice_routes
     from connectors.web import (
         agent_console,
@@ -286,7 +287,7 @@ def route_modules() -> tuple[ModuleType, ...]:
     )
 
     return (health, widget, widget_identity, handoff_api, agent_console, ops_api, customers_api, ops_console,
-            qa_api, voice_routes)
+            qa_api, voice_routes, outbound_routes)
 
 
 def create_app(runtime: Runtime) -> web.Application:

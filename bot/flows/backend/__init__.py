@@ -8,6 +8,7 @@ from bot.flows.backend.base import (
     Appointment,
     Backend,
     BackendConflict,
+    Contact,
     Customer,
     FreeSlot,
     Order,
@@ -15,5 +16,5 @@ from bot.flows.backend.base import (
 from bot.flows.backend.demo import DemoBackend
 from bot.flows.backend.http import HttpBackend
 
-__all__ = ["Appointment", "Backend", "BackendConflict", "Customer", "DemoBackend", "FreeSlot", "HttpBackend",
+__all__ = ["Appointment", "Backend", "BackendConflict", "Contact", "Customer", "DemoBackend", "FreeSlot", "HttpBackend",
            "Order"]

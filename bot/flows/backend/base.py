@@ -88,6 +88,17 @@ class FreeSlot:
 
 
 @dataclass(frozen=True, slots=True)
+class Contact:
+    """How to reach a customer for an outbound contact: an E.164 phone number and the IANA time zone of the
+    place they live (``None`` when unknown: the campaign's default applies)."""
+
+    customer_id: str
+    name: str
+    phone: str
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Verification:
     """What the customer offered as proof; exactly one field is set."""
 
@@ -158,6 +169,23 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def cancel_appointment(self, appointment_id: str, *, key: str | None = None) -> Appointment:
         """Cancel the appointment (its time becomes free)."""
+
+    # --- outbound campaigns (optional: a backend without them cannot feed campaigns) -----------------
+
+    async def appointments_on(self, day: str) -> list[Appointment]:
+        """Booked (not cancelled) appointments starting on ``day`` (ISO date, the clinic's local time)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list appointments by day: implement "
+                                  "appointments_on() to run appointment campaigns")
+
+    async def delayed_orders(self, today: str) -> list[Order]:
+        """Orders not yet delivered (nor cancelled) whose ETA is before ``today`` (ISO date)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list delayed orders: implement "
+                                  "delayed_orders() to run order-delay campaigns")
+
+    async def contact(self, customer_id: str) -> Contact | None:
+        """The customer's phone number and time zone, if on file."""
+        raise NotImplementedError(f"{type(self).__name__} has no contact details: implement contact() "
+                                  "to run outbound campaigns")
 
     async def close(self) -> None:
         """Release connections."""

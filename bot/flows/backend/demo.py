@@ -22,6 +22,7 @@ from bot.flows.backend.base import (
     Appointment,
     Backend,
     BackendConflict,
+    Contact,
     Customer,
     FreeSlot,
     Order,
@@ -278,6 +279,37 @@ class DemoBackend(Backend):
             return [Appointment(**dict(r)) for r in rows]
 
         return await self._run(work)
+
+    async def appointments_on(self, day: str) -> list[Appointment]:
+        def work(db: sqlite3.Connection) -> list[Appointment]:
+            rows = db.execute("SELECT * FROM appointments WHERE status != 'cancelled' AND substr(start, 1, 10) = ? "
+                              "ORDER BY start, id", (day,))
+            return [Appointment(**dict(r)) for r in rows]
+
+        return await self._run(work)
+
+    async def delayed_orders(self, today: str) -> list[Order]:
+        def work(db: sqlite3.Connection) -> list[Order]:
+            rows = db.execute("SELECT * FROM orders WHERE status IN ('processing', 'shipped') AND eta IS NOT NULL "
+                              "AND eta < ? ORDER BY eta, id", (today,))
+            return [self._order(r) for r in rows]
+
+        return await self._run(work)
+
+    async def contact(self, customer_id: str) -> Contact | None:
+        """The phone on file; the time zone is the phone number's (``phonenumbers``' time-zone data)."""
+        from phonenumbers import parse, timezone
+
+        def work(db: sqlite3.Connection) -> sqlite3.Row | None:
+            row: sqlite3.Row | None = db.execute("SELECT id, name, phone FROM customers WHERE id = ?",
+                                                 (customer_id,)).fetchone()
+            return row
+
+        row = await self._run(work)
+        if row is None or not row["phone"]:
+            return None
+        zones = [z for z in timezone.time_zones_for_number(parse(row["phone"])) if "/" in z]
+        return Contact(row["id"], row["name"], row["phone"], zones[0] if zones else None)
 
     @staticmethod
     def _get_appointment(db: sqlite3.Connection, appointment_id: str) -> Appointment:

@@ -12,6 +12,9 @@
     GET  /appointments/{id}/free-slots?limit=n  → [slot]
     POST /appointments/{id}/confirm|cancel      → appointment | 409
     POST /appointments/{id}/reschedule {"start"} → appointment | 409
+    GET  /appointments?day=YYYY-MM-DD           → [appointment]   (outbound campaigns)
+    GET  /orders/delayed?today=YYYY-MM-DD       → [order]         (outbound campaigns)
+    GET  /customers/{id}/contact                → {"customer_id", "name", "phone", "timezone"} | 404
 
 Every change (the POSTs but ``verify`` and ``codes``) carries its idempotency key as an ``Idempotency-Key``
 header when it has one: the system applies a key at most once and answers a repeated key as it answered the
@@ -29,6 +32,7 @@ from bot.flows.backend.base import (
     Appointment,
     Backend,
     BackendConflict,
+    Contact,
     Customer,
     FreeSlot,
     Order,
@@ -131,6 +135,18 @@ class HttpBackend(Backend):
 
     async def cancel_appointment(self, appointment_id: str, *, key: str | None = None) -> Appointment:
         return await self._appointment_change(f"/appointments/{appointment_id}/cancel", {}, key)
+
+    async def appointments_on(self, day: str) -> list[Appointment]:
+        return [Appointment(**d) for d in await self._call("GET", "/appointments", params={"day": day}) or []]
+
+    async def delayed_orders(self, today: str) -> list[Order]:
+        return [self._order(d) for d in await self._call("GET", "/orders/delayed", params={"today": today}) or []]
+
+    async def contact(self, customer_id: str) -> Contact | None:
+        data = await self._call("GET", f"/customers/{customer_id}/contact")
+        if not data:
+            return None
+        return Contact(str(data["customer_id"]), str(data.get("name", "")), str(data["phone"]), data.get("timezone"))
 
     async def close(self) -> None:
         if self._session is not None:

@@ -7,6 +7,7 @@ Useful as a reference implementation for integrators and to test the adapter ove
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
@@ -85,6 +86,18 @@ def create_backend_app(backend: Backend) -> web.Application:
         limit = int(request.query.get("limit", "3"))
         return _json([s.to_dict() for s in await b(request).free_slots(request.match_info["id"], limit)])
 
+    async def appointments_on(request: web.Request) -> web.Response:
+        return _json([a.to_dict() for a in await b(request).appointments_on(request.query.get("day", ""))])
+
+    async def delayed(request: web.Request) -> web.Response:
+        return _json([o.to_dict() for o in await b(request).delayed_orders(request.query.get("today", ""))])
+
+    async def contact(request: web.Request) -> web.Response:
+        found = await b(request).contact(request.match_info["id"])
+        if found is None:
+            raise web.HTTPNotFound()
+        return _json(asdict(found))
+
     async def appointment_action(request: web.Request) -> web.Response:
         backend, ident, verb = b(request), request.match_info["id"], request.match_info["verb"]
         if verb == "confirm":
@@ -104,6 +117,9 @@ def create_backend_app(backend: Backend) -> web.Application:
     app.router.add_post("/customers/{id}/codes", codes)
     app.router.add_get("/customers/{id}/orders", orders)
     app.router.add_get("/customers/{id}/appointments", appointments)
+    app.router.add_get("/customers/{id}/contact", contact)
+    app.router.add_get("/appointments", appointments_on)
+    app.router.add_get("/orders/delayed", delayed)
     app.router.add_get("/orders/{id}", order)
     app.router.add_post("/orders/{id}/address", address)
     app.router.add_post("/orders/{id}/cancel", cancel)

@@ -266,6 +266,52 @@
     $("breaker-flows").replaceChildren(node("thead", {}, head), node("tbody", {}, ...rows));
   }
 
+  /* ---------- outbound campaigns ---------- */
+  const OUTCOMES = ["reached", "voicemail", "confirmed", "rescheduled", "cancelled", "opted_out", "transferred",
+    "sent", "no_answer", "failed"];
+  const label = (name) => name.replace("_", " ");
+
+  function campaignActions(campaign) {
+    const allowed = { active: ["pause", "cancel"], paused: ["resume", "cancel"] }[campaign.status] || [];
+    return node("td", {}, ...allowed.map((action) => node("button", {
+      type: "button", textContent: action, "data-action": action, "data-campaign": campaign.id,
+      onclick: () => changeCampaign(campaign.id, action),
+    })));
+  }
+
+  function renderOutbound(summary) {
+    $("outbound-optouts").textContent = summary.opted_out_numbers;
+    $("outbound-totals").replaceChildren(...OUTCOMES.map((name) => node("div", { className: "tile small", "data-outcome": name },
+      node("span", { className: "value", textContent: summary.outcomes[name] || 0 }), node("span", { className: "label", textContent: label(name) }))));
+    const head = node("tr", {}, ...["Campaign", "Status", "Channel", "Open"].map((t) => node("th", { textContent: t })),
+      ...OUTCOMES.map((name) => node("th", { textContent: label(name) })), node("th", { textContent: "" }));
+    const rows = summary.campaigns.map((c) => node("tr", { "data-campaign": c.id },
+      node("th", { textContent: c.name }), node("td", { textContent: c.status }), node("td", { textContent: c.channel }),
+      node("td", { textContent: c.open }), ...OUTCOMES.map((name) => node("td", { textContent: c.outcomes[name] || 0 })),
+      campaignActions(c)));
+    if (!rows.length) rows.push(node("tr", {}, node("td", { textContent: "No campaigns yet", colSpan: OUTCOMES.length + 5 })));
+    $("outbound-campaigns").replaceChildren(node("thead", {}, head), node("tbody", {}, ...rows));
+  }
+
+  async function loadOutbound() {
+    try {
+      renderOutbound(await api("GET", "/api/outbound/campaigns"));
+    } catch (error) {
+      if (error.status === 404) { $("outbound").hidden = true; return; }
+      throw error;
+    }
+  }
+
+  async function changeCampaign(id, action) {
+    try {
+      await api("POST", `/api/outbound/campaigns/${encodeURIComponent(id)}/${action}`);
+      say({ pause: "Campaign paused.", resume: "Campaign resumed.", cancel: "Campaign cancelled." }[action], "ok");
+    } catch (error) {
+      say(`Could not ${action} the campaign: ${error.message}`, "error");
+    }
+    await loadOutbound();
+  }
+
   /* ---------- session ---------- */
   async function refresh() {
     try {
@@ -273,7 +319,8 @@
       state.catalog = catalog;
       $("assistant").textContent = catalog.assistant;
       renderBreaker(catalog.breaker);
-      await Promise.all([loadKpis(), loadScope(), window.CarelineQA ? window.CarelineQA.refresh(state.token) : null]);
+      await Promise.all([loadKpis(), loadScope(), loadOutbound(),
+                         window.CarelineQA ? window.CarelineQA.refresh(state.token) : null]);
     } catch (error) {
       if (error.status === 401 || error.status === 403) {
         signOut(error.status === 403 ? "This token does not have the ops role." : "Unknown token.");
