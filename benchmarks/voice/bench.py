@@ -11,8 +11,9 @@ the line codec), so runs on a loaded machine can be compared.
   (espeak-ng en-us+f2, the simulated caller's; espeak-ng en-us; piper joe) through the phone path (8 kHz
   μ-law → 16 kHz, with line silence around them), per engine and turn kind (open vs closed answers):
   pocketsphinx's default model, the domain LM, the closed grammars; faster-whisper tiny.en (30 s and 10 s
-  windows); ``shipped`` = grammars for closed answers + Whisper for open ones. Words are compared after
-  :func:`normalize` (digits spelled, "oh" = "zero", a few contractions), the same for every engine.
+  windows); ``shipped`` = grammars for closed answers + Whisper (the default window) for open ones. Words
+  are compared after :func:`normalize` (digits spelled, "oh" = "zero", a few contractions), the same for
+  every engine.
 * latency: end of the simulated caller's speech → first bot audio on the line, over ``QUESTIONS``, for the
   shipped engines (piper + Whisper) and the previous default (espeak-ng + pocketsphinx), with smart-turn on
   (and off with ``--vad-only``). VAD stop delay is 0.2 s (Silero ``stop_secs``) and is included.
@@ -131,7 +132,7 @@ async def measure_stt(project: object, floor_ms: float) -> dict[str, object]:
     line (0.5 s of line silence before, 0.2 s after, μ-law, 16 kHz). pocketsphinx: decoded live in 100 ms
     batches by one decoder per recognizer (its running cepstral mean carried from utterance to utterance, as
     within a call), closed answers decoded whole with their grammar. faster-whisper (tiny.en, int8): the whole
-    turn at once, as the call hands it over, with the full 30 s window and with the shipped 10 s context.
+    turn at once, as the call hands it over, with the full 30 s window (the default) and with 10 s of context.
     ``shipped`` is what a call does by default: closed grammars for closed answers, Whisper for the rest."""
     from pocketsphinx import Decoder
 
@@ -148,7 +149,8 @@ async def measure_stt(project: object, floor_ms: float) -> dict[str, object]:
     whispers = {}
     if whisper_available():
         whispers = {"whisper_30s": WhisperRecognizer.load(STTConfig(whisper_context_secs=None)),
-                    "whisper_10s": WhisperRecognizer.load(STTConfig())}
+                    "whisper_10s": WhisperRecognizer.load(STTConfig(whisper_context_secs=10))}
+    shipped_whisper = "whisper_30s" if STTConfig().whisper_context_secs is None else "whisper_10s"
 
     def decoders() -> tuple[Decoder, Decoder]:
         line_mean = {"cmninit": model.cmn_init} if model.cmn_init else {}
@@ -170,7 +172,7 @@ async def measure_stt(project: object, floor_ms: float) -> dict[str, object]:
         return decoder.hyp().hypstr if decoder.hyp() else ""
 
     engines = ["pocketsphinx_default", "pocketsphinx_domain_lm", "pocketsphinx_grammars", *whispers]
-    if "whisper_10s" in whispers:
+    if whispers:
         engines.append("shipped")
     results: dict[str, object] = {}
     decode_ms: dict[str, list[float]] = {e: [] for e in engines if e != "shipped"}
@@ -186,7 +188,7 @@ async def measure_stt(project: object, floor_ms: float) -> dict[str, object]:
                 heard: dict[str, str] = {}
                 for engine in engines:
                     if engine == "shipped":
-                        heard[engine] = heard["pocketsphinx_grammars" if form else "whisper_10s"]
+                        heard[engine] = heard["pocketsphinx_grammars" if form else shipped_whisper]
                         continue
                     started = time.perf_counter()
                     if engine == "pocketsphinx_default":
@@ -267,7 +269,7 @@ async def one_call(url: str, name: str, questions: list[str]) -> list[float]:
     from connectors.voice.caller import SimulatedCaller
 
     latencies = []
-    async with SimulatedCaller.connect(url, conversation_id=name) as caller:
+    async with SimulatedCaller.connect(url, call_sid=name) as caller:
         for question in questions:
             await caller.say(question)
             try:
@@ -330,6 +332,7 @@ async def main() -> None:
     parser.add_argument("--vad-only", action="store_true", help="also run with smart-turn off (VAD stop ends turns)")
     parser.add_argument("--no-calls", action="store_true", help="WER and first audio only (no simulated calls)")
     parser.add_argument("--no-transcripts", action="store_true", help="leave the per-utterance transcripts out")
+    parser.add_argument("--no-wer", action="store_true", help="first audio and call latency only")
     args = parser.parse_args()
     from bot.infra.logs import configure_logging
     from bot.infra.settings import DEMO_PROJECT
@@ -346,10 +349,16 @@ async def main() -> None:
                                  "vad_stop_secs": project.config.voice.vad.stop_secs,
                                  "smart_turn_max_silence_secs": project.config.voice.turns.max_silence_secs}
     report["tts"] = await measure_tts(project, FLOOR_MS[0])
-    stt = await measure_stt(project, FLOOR_MS[0])
-    if args.no_transcripts:
+    stt: dict[str, object] = {} if args.no_wer else await measure_stt(project, FLOOR_MS[0])
+    if args.no_transcripts and stt:
         stt.pop("transcripts")
     report["stt"] = stt
+
+    def save() -> None:
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2))
+
+    await asyncio.to_thread(save)  # the WER figures survive a failure in the call runs
     calls = [int(c) for c in args.calls.split(",")]
     if not args.no_calls:
         with tempfile.TemporaryDirectory() as folder:
@@ -357,11 +366,11 @@ async def main() -> None:
                 report[f"latency_smart_turn/{engines}"] = await latency_runs(project, folder, calls, True, engines)
                 if args.vad_only:
                     report[f"latency_vad_only/{engines}"] = await latency_runs(project, folder, calls, False, engines)
+                await asyncio.to_thread(save)
     report["load_average_at_end"] = os.getloadavg()
     print(json.dumps({k: v for k, v in report.items() if k != "stt"} | {"stt": {k: v for k, v in stt.items()
                                                                                  if k != "transcripts"}}, indent=2))
-    if args.json:
-        await asyncio.to_thread(Path(args.json).write_text, json.dumps(report, indent=2))
+    await asyncio.to_thread(save)
 
 
 if __name__ == "__main__":

