@@ -269,7 +269,7 @@ async def one_call(url: str, name: str, questions: list[str]) -> list[float]:
     from connectors.voice.caller import SimulatedCaller
 
     latencies = []
-    async with SimulatedCaller.connect(url, call_sid=name) as caller:
+    async with SimulatedCaller.connect(url) as caller:  # a fresh CallSid: the server names the call
         for question in questions:
             await caller.say(question)
             try:
@@ -285,6 +285,7 @@ async def one_call(url: str, name: str, questions: list[str]) -> list[float]:
 
 #: The call configurations the latency runs compare: what ships, and the previous default.
 CALL_ENGINES = {"piper+whisper": ({"engine": "piper"}, {"open_answers": "whisper"}),
+                "piper+whisper_10s": ({"engine": "piper"}, {"open_answers": "whisper", "whisper_context_secs": 10}),
                 "espeak+pocketsphinx": ({"engine": "espeak-ng"}, {"open_answers": "pocketsphinx"})}
 
 
@@ -333,6 +334,7 @@ async def main() -> None:
     parser.add_argument("--no-calls", action="store_true", help="WER and first audio only (no simulated calls)")
     parser.add_argument("--no-transcripts", action="store_true", help="leave the per-utterance transcripts out")
     parser.add_argument("--no-wer", action="store_true", help="first audio and call latency only")
+    parser.add_argument("--engines", default=",".join(CALL_ENGINES), help="call configurations to time")
     args = parser.parse_args()
     from bot.infra.logs import configure_logging
     from bot.infra.settings import DEMO_PROJECT
@@ -362,7 +364,7 @@ async def main() -> None:
     calls = [int(c) for c in args.calls.split(",")]
     if not args.no_calls:
         with tempfile.TemporaryDirectory() as folder:
-            for engines in CALL_ENGINES:
+            for engines in args.engines.split(","):
                 report[f"latency_smart_turn/{engines}"] = await latency_runs(project, folder, calls, True, engines)
                 if args.vad_only:
                     report[f"latency_vad_only/{engines}"] = await latency_runs(project, folder, calls, False, engines)

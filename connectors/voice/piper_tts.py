@@ -44,11 +44,13 @@ log = get_logger(__name__)
 
 #: Phonemes that end a clause: the first sentence of an utterance is cut after the first of them.
 CLAUSE_MARKS = frozenset(",;:")
-#: The first clause is cut off only when it is at least this share of the rest of its sentence: the rest is
-#: synthesized while the clause plays, so with a real-time factor up to this share there is no gap (measured:
-#: 0.2 on an idle core, up to ~0.5 on a loaded machine). "Sorry, | I need an email address ..." is not cut;
+#: The first clause is cut off, and a following sentence gets a piece of its own, only when the audio ahead of
+#: it is at least this share of what must be synthesized for it: the rest is synthesized while the audio ahead
+#: plays, so at a real-time factor up to this share there is no gap (measured: ~0.2 on an idle core, up to
+#: ~0.5 on a loaded machine, where the pause between sentences grows by at most a few hundred ms). Lower
+#: means earlier first audio, higher means fewer pauses. "Sorry, | I need an email address ..." is not cut;
 #: "Our stores are open from nine to six, | Monday to Saturday." is.
-CUT_RATIO = 0.5
+CUT_RATIO = 0.3
 #: ... and when the rest has this many phonemes (a short sentence is not worth two pieces).
 MIN_REST_PHONEMES = 16
 #: Silence between pieces of one utterance (piper's own sentence gap is none).

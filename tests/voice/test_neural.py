@@ -41,8 +41,8 @@ def test_pieces_are_merged_where_the_next_would_not_be_ready_in_time() -> None:
     from connectors.voice.piper_tts import plan_pieces
 
     assert plan_pieces(["a" * 6, "b" * 40]) == ["a" * 6 + " " + "b" * 40]
-    assert plan_pieces(["a" * 40, "b" * 30, "c" * 60]) == ["a" * 40, "b" * 30, "c" * 60]
-    assert plan_pieces(["a" * 20, "b" * 38, "c" * 80]) == ["a" * 20, "b" * 38 + " " + "c" * 80]
+    assert plan_pieces(["a" * 40, "b" * 30, "c" * 60], ratio=0.5) == ["a" * 40, "b" * 30, "c" * 60]
+    assert plan_pieces(["a" * 20, "b" * 38, "c" * 80], ratio=0.5) == ["a" * 20, "b" * 38 + " " + "c" * 80]
 
 
 def test_decoder_loops_are_cut_and_real_repeats_kept() -> None:
