@@ -117,3 +117,23 @@ async def test_a_piper_caller_is_heard_by_the_grammar_for_codes_and_by_whisper_f
     assert re.fullmatch(r"[A-Z]\d{4}", said[0].text), said[0].text
     assert "agent" in said[-1].metadata["transcript"].lower()
     assert any(isinstance(e, Escalated) for e in state.events)
+
+
+async def test_without_the_neural_voice_extra_calls_fall_back_to_espeak_and_pocketsphinx(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With piper and Whisper missing, the shipped settings still load: espeak-ng speaks and pocketsphinx hears every
+    turn (no whole-turn recognizer)."""
+    import asyncio
+
+    from connectors.voice import pipeline
+    from connectors.voice.tts import EspeakTTS
+
+    monkeypatch.setattr(pipeline, "piper_available", lambda model=None: False)
+    monkeypatch.setattr(pipeline, "whisper_available", lambda model=None: False)
+    models = await asyncio.to_thread(pipeline.VoiceModels.load, runtime)
+    assert models.piper is None and models.whisper is None
+    config = runtime.project.config.voice
+    assert (config.tts.engine, config.stt.open_answers) == ("piper", "whisper")
+    assert isinstance(pipeline.make_tts(config.tts, models), EspeakTTS)
+    stt = pipeline.make_stt(config.stt, models)
+    assert stt._open_recognizer is None and stt._grammar_recognizer is None  # type: ignore[attr-defined]
