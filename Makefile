@@ -21,7 +21,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) chromium sox
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e '.[dev]' torch==2.13.0
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,neural-voice]' torch==2.13.0
 	$(PIP) check
 	touch $@
 

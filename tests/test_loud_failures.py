@@ -58,7 +58,7 @@ def test_the_cli_mounts_every_command_by_import() -> None:
     import careline.cli
 
     assert set(careline.cli.main.commands) == {"chat", "validate", "demo", "kb", "scope", "handoff", "report",
-                                               "customer", "serve", "call", "eval"}
+                                               "customer", "qa", "outbound", "serve", "call", "eval"}
     for module in (bot.app.cli, careline.cli):
         source = Path(inspect.getfile(module)).read_text()
         assert "getattr(" not in source and "importlib" not in source

