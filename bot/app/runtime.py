@@ -49,6 +49,8 @@ from bot.pipeline.stages import (
     collapse_whitespace,
 )
 from bot.project import Project
+from bot.qa.scorecard import load_scorecard
+from bot.qa.store import QAFlags
 from bot.storage import ConversationStore, Database, open_database
 
 log = get_logger(__name__)
@@ -213,7 +215,9 @@ async def build_runtime(settings: Settings, project: Project, *, embedder: Embed
     bus = RedisEventBus(settings.redis_url) if settings.redis_url else EventBus()
     await bus.start()
     continuity = await open_continuity(project, database, store)
-    timeline = Timeline(continuity.customers, store, project)
+    scorecard = load_scorecard(project.path)
+    timeline = Timeline(continuity.customers, store, project,
+                        qa_flags=QAFlags(database, scorecard.version if scorecard else None))
     desk = make_desk(project, database, history=timeline.history)
     guardrails = await open_guardrails(project, serving)
     ops = await open_ops(project, database, redis_url=settings.redis_url)

@@ -14,6 +14,7 @@ different one confirms it (:meth:`DataRequests.erase` with ``confirm=<request id
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable
@@ -122,7 +123,7 @@ class DataRequests:
                                     conversations)
             if table.name == "events":
                 rows = [{**{k: v for k, v in r.items() if k != "data"}, "data": json.loads(r["data"])} for r in rows]
-            tables[table.name] = rows
+            tables[table.name] = [_portable(r) for r in rows]
         await self._audit(customer_id, "export", actor, detail={t: len(r) for t, r in tables.items()})
         log.info("customer_exported", customer_id=customer_id, actor=actor, conversations=len(conversations))
         return {"customer_id": customer_id, "exported_at": self.clock(), "conversations": conversations,
@@ -220,3 +221,9 @@ class DataRequests:
         rows = await self.db.fetch("SELECT id, at, action, actor, confirms, detail FROM careline_data_requests "
                                    "WHERE customer_id = ? ORDER BY id", customer_id)
         return [{**r, "detail": json.loads(r["detail"])} for r in rows]
+
+
+def _portable(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as JSON can carry it: binary values (a call recording's WAV) as ``{"base64": ...}``."""
+    return {k: {"base64": base64.b64encode(bytes(v)).decode("ascii")} if isinstance(v, bytes | memoryview) else v
+            for k, v in row.items()}

@@ -12,6 +12,7 @@ no words are: agents open a conversation for its transcript, with the usual mask
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.customers.matters import RESUMED_ELSEWHERE, open_matter
@@ -75,11 +76,13 @@ class Timeline:
     """Timelines from the customer records and the conversation store."""
 
     def __init__(self, customers: CustomerStore, conversations: ConversationStore, project: Project,
-                 *, limit: int = 50) -> None:
+                 *, limit: int = 50, qa_flags: Callable[[str], Awaitable[list[str]]] | None = None) -> None:
         self.customers = customers
         self.conversations = conversations
         self.project = project
         self.limit = limit
+        self.qa_flags = qa_flags
+        """The criteria a conversation failed in QA (``qa_flags`` of each entry), when QA is set up."""
 
     async def of_customer(self, customer_id: str) -> list[dict[str, Any]]:
         """The customer's verified conversations, newest activity first."""
@@ -87,7 +90,8 @@ class Timeline:
         for link in await self.customers.links(customer_id, limit=self.limit):
             state = await self.conversations.load(link.conversation_id)
             if state.events:
-                entries.append(entry(state, self.project, link.channel))
+                flags = await self.qa_flags(link.conversation_id) if self.qa_flags is not None else []
+                entries.append({**entry(state, self.project, link.channel), "qa_flags": flags})
         entries.sort(key=lambda e: e["last_at"] or 0.0, reverse=True)
         return entries
 

@@ -173,6 +173,9 @@ class VoiceConfig(Strict):
     """Keypad input."""
     handoff: VoiceHandoffConfig = VoiceHandoffConfig()
     """Call transfer on escalation."""
+    record: bool = False
+    """Store each call's audio, both sides, as a stereo WAV per call (``voice_recordings``), aged by
+    ``retention.voice_audio`` and exported and erased with the customer's conversations. Tell callers."""
 
 
 class WidgetConfig(Strict):

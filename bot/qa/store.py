@@ -256,3 +256,22 @@ class QAStore:
         """Every review under ``version``, oldest first (the latest per score is the one that counts)."""
         rows = await self.db.fetch("SELECT * FROM qa_reviews WHERE scorecard_version = ? ORDER BY id", version)
         return [{**r, "automatic": _bool(r["automatic"]), "human": _bool(r["human"])} for r in rows]
+
+
+class QAFlags:
+    """The criteria a conversation failed under the current scorecard (the customer timeline's QA flags);
+    nothing when the project has no scorecard or the conversation is not scored yet."""
+
+    def __init__(self, db: Database, version: str | None) -> None:
+        self.store = QAStore(db)
+        self.version = version
+        self._ready = False
+
+    async def __call__(self, conversation_id: str) -> list[str]:
+        if self.version is None:
+            return []
+        if not self._ready:
+            await self.store.setup()
+            self._ready = True
+        scored = await self.store.load(conversation_id, self.version)
+        return [] if scored is None else [c.criterion for c in scored.criteria if c.passed is False]

@@ -1,6 +1,6 @@
 """A minimal async SQL interface with two implementations: SQLite (default) and PostgreSQL.
 
-SQL is written once with ``?`` placeholders and three type macros (``{id}``, ``{float}``, ``{json}``);
+SQL is written once with ``?`` placeholders and four type macros (``{id}``, ``{float}``, ``{json}``, ``{blob}``);
 each backend rewrites it for its dialect. Driver exceptions are translated to :class:`StoreError`.
 
 URLs: ``sqlite:///path/to/file.db`` (``sqlite:///:memory:`` for tests) and
@@ -24,8 +24,8 @@ from bot.kernel.errors import ConcurrentWriteError, StoreError
 Row = dict[str, Any]
 
 _MACROS = {
-    "sqlite": {"id": "INTEGER PRIMARY KEY AUTOINCREMENT", "float": "REAL", "json": "TEXT"},
-    "postgres": {"id": "BIGSERIAL PRIMARY KEY", "float": "DOUBLE PRECISION", "json": "TEXT"},
+    "sqlite": {"id": "INTEGER PRIMARY KEY AUTOINCREMENT", "float": "REAL", "json": "TEXT", "blob": "BLOB"},
+    "postgres": {"id": "BIGSERIAL PRIMARY KEY", "float": "DOUBLE PRECISION", "json": "TEXT", "blob": "BYTEA"},
 }
 
 

@@ -36,6 +36,7 @@ from connectors.voice.config import STTConfig, TTSConfig, TwilioCredentials, Voi
 from connectors.voice.endpoint import Confidence, TurnJudge
 from connectors.voice.lm import SpeechModel
 from connectors.voice.piper_tts import PiperTTS, PiperVoiceModel, piper_available
+from connectors.voice.recording import CallRecorder, save_recording
 from connectors.voice.serializer import StreamStart, StrictTwilioSerializer
 from connectors.voice.speech import default_normalizer, spoken_text
 from connectors.voice.stt import PocketsphinxSTT, Recognizer
@@ -200,10 +201,11 @@ async def run_call(ws: web.WebSocketResponse, start: StreamStart, runtime: Runti
         base_url=credentials.api_base if credentials else None,  # TWILIO_API_BASE for the hang-up too
         params=TwilioFrameSerializer.InputParams(auto_hang_up=can_hang_up, sample_rate=IN_RATE),
     )
+    recorder = CallRecorder() if config.record else None
     transport = AiohttpWebsocketTransport(ws, AiohttpWebsocketParams(
         audio_in_enabled=True, audio_out_enabled=True, audio_in_sample_rate=IN_RATE,
         audio_out_sample_rate=OUT_RATE, audio_out_auto_silence=False, audio_out_end_silence_secs=0,
-        serializer=serializer, session_timeout=config.max_call_secs))
+        serializer=serializer, session_timeout=config.max_call_secs, recorder=recorder))
 
     async def on_handoff(state: ConversationState) -> None:
         if credentials is None or not config.handoff.dial or start.call_sid is None:
@@ -248,4 +250,6 @@ async def run_call(ws: web.WebSocketResponse, start: StreamStart, runtime: Runti
     runner = WorkerRunner(handle_sigint=False, handle_sigterm=False)
     await runner.add_workers(worker)
     await runner.run()
+    if recorder is not None and recorder.seconds > 0:
+        await save_recording(runtime.database, conversation_id, start.call_sid, recorder)
     return CallResult(conversation_id, bridge, stt, tts, transport.client.close_code)

@@ -32,6 +32,7 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 
 from bot.infra.logs import get_logger
 from connectors.voice.errors import CallProtocolError
+from connectors.voice.recording import CallRecorder
 from connectors.voice.serializer import CallStopped
 
 log = get_logger(__name__)
@@ -45,6 +46,8 @@ class AiohttpWebsocketParams(TransportParams):
     serializer: FrameSerializer | None = None
     #: Close the call after this many seconds (``None``: never).
     session_timeout: float | None = None
+    #: Both sides of the call's audio are handed to it (``voice.record``), or ``None``.
+    recorder: CallRecorder | None = None
 
 
 class AiohttpWebsocketClient:
@@ -146,6 +149,8 @@ class AiohttpWebsocketInputTransport(BaseInputTransport):
                 if frame is None:
                     continue
                 if isinstance(frame, InputAudioRawFrame):
+                    if self._ws_params.recorder is not None:
+                        self._ws_params.recorder.heard(frame.audio, frame.sample_rate)
                     await self.push_audio_frame(frame)
                 else:
                     await self.push_frame(frame)
@@ -213,6 +218,8 @@ class AiohttpWebsocketOutputTransport(BaseOutputTransport):
                                     num_channels=self._ws_params.audio_out_channels)
         if not await self._write_frame(frame):
             return False
+        if self._ws_params.recorder is not None:
+            self._ws_params.recorder.said(frame.audio, self.sample_rate)
         await self._pace()
         return True
 

@@ -71,3 +71,23 @@ async def test_an_unverified_customer_context_has_no_history(server: str, runtim
     async with aiohttp.ClientSession() as http, http.get(server + "/api/handoff/rest-u", headers=AGENT_AUTH) as resp:
         context = (await resp.json())["context"]
     assert context["customer"]["verified"] is False and context["history"] == []
+
+
+async def test_the_timeline_carries_the_qa_criteria_a_conversation_failed(runtime: Runtime) -> None:
+    """A chat conversation QA scored as failing ``no_rephrase`` shows that flag on the customer's timeline in the
+    next conversation's handoff context; the new conversation, not scored, has none."""
+    from bot.qa.scorecard import load_scorecard
+    from bot.qa.store import ConversationScore, CriterionScore, QAStore
+
+    chat = await leave_address_change_open(runtime)
+    scorecard = load_scorecard(runtime.project.path)
+    assert scorecard is not None
+    store = QAStore(runtime.database)
+    await store.setup()
+    await store.save(ConversationScore(chat, scorecard.version, 8, 1.0, 1.0, "web", "bot", (), (), 0.5,
+                                       (CriterionScore("no_rephrase", False, 1.0, (3, 4), "asked again"),
+                                        CriterionScore("verified_first", True, 1.0, (), "")), {}))
+    await hand_off_verified(runtime, "rest-q")
+    state = await runtime.engine.state("rest-q")
+    history = next(e for e in state.events if isinstance(e, Escalated)).context["history"]
+    assert {h["conversation_id"]: h["qa_flags"] for h in history} == {chat: ["no_rephrase"], "rest-q": []}

@@ -178,6 +178,7 @@ function render(view) {
       textContent: `${new Date((h.started_at || 0) * 1000).toLocaleDateString()} · ${h.channel || "?"} · `
         + `${h.reason || "no reason"} · ${h.outcome.replace(/_/g, " ")}`
         + (h.csat === null ? "" : ` · CSAT ${h.csat}`) + (h.open_handoff ? " · open handoff" : "")
+        + ((h.qa_flags || []).length ? ` · QA failed: ${h.qa_flags.join(", ")}` : "")
         + (h.current ? " (this conversation)" : ""),
     }))
     : [el("li", { className: "muted", textContent: ctx.customer.verified ? "no other conversations"
