@@ -47,7 +47,6 @@ from typing import Any
 from bot.analytics.facts import ConversationFacts, fold_all, load_rows, queue_length
 from bot.analytics.windows import Window
 from bot.infra.logs import get_logger
-from bot.kernel.errors import StoreError
 from bot.storage import Database
 
 log = get_logger(__name__)
@@ -240,14 +239,12 @@ class OutboundKpis:
 
 
 async def outbound_kpis(db: Database, window: Window) -> OutboundKpis:
-    """Outbound outcomes of ``window`` (none when this database has no outbound tables yet)."""
+    """Outbound outcomes of ``window`` (none when no campaign ran: the outbound tables are created if missing)."""
     from bot.outbound.store import OutboundStore
 
-    try:
-        return OutboundKpis(await OutboundStore(db).attempt_outcomes(window.since, window.until))
-    except StoreError as exc:
-        log.info("kpis_without_outbound", reason=str(exc)[:120])
-        return OutboundKpis({})
+    store = OutboundStore(db)
+    await store.setup()
+    return OutboundKpis(await store.attempt_outcomes(window.since, window.until))
 
 
 @dataclass(frozen=True, slots=True)
