@@ -70,8 +70,10 @@ async def test_a_recorded_call_is_stored_with_both_sides(demo_project: Project, 
             await caller.say("what are your opening hours")
             await caller.next_reply(within=20)
         rows: list[dict[str, Any]] = []
+        recordings = RecordingStore(runtime.database)
+        await recordings.setup()
         for _ in range(100):  # the recording is written when the server's side of the call has ended
-            rows = await RecordingStore(runtime.database).for_conversation("voice-CArec")
+            rows = await recordings.for_conversation("voice-CArec")
             if rows:
                 break
             await asyncio.sleep(0.1)
