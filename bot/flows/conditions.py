@@ -6,6 +6,8 @@
     slots.order_status in ["processing", "packed"]
     slots.postcode matches "^[A-Z0-9 ]+$"
     slots.auth_attempts >= 3 or slots.auth_locked
+    slots.plan = "fibre" and slots.usage_gb is not null      (Rasa's forms: one "=", "is [not] null")
+    slots.interests contains "fibre"
 
 ``and`` binds tighter than ``or``; ``not`` tighter than both; parentheses group. Comparisons of
 strings ignore case. :func:`parse` raises :class:`ConditionError` (a ``ValueError``) naming the
@@ -21,9 +23,9 @@ from typing import Any
 
 Predicate = Callable[[dict[str, Any]], Any]
 
-_TOKEN = re.compile(r"""\s*(?:(?P<num>-?\d+(?:\.\d+)?)|(?P<str>"[^"]*"|'[^']*')|(?P<op>==|!=|>=|<=|>|<|\(|\)|\[|\]|,)
+_TOKEN = re.compile(r"""\s*(?:(?P<num>-?\d+(?:\.\d+)?)|(?P<str>"[^"]*"|'[^']*')|(?P<op>==|!=|>=|<=|=|>|<|\(|\)|\[|\]|,)
                         |(?P<name>[A-Za-z_][A-Za-z0-9_.]*))""", re.VERBOSE)
-KEYWORDS = {"and", "or", "not", "in", "matches", "true", "false", "null", "none"}
+KEYWORDS = {"and", "or", "not", "in", "matches", "contains", "is", "true", "false", "null", "none"}
 
 
 class ConditionError(ValueError):
@@ -88,10 +90,18 @@ class _Parser:
     def comparison(self) -> Predicate:
         left = self.operand()
         op = (self.peek() or "").lower()
-        if op not in ("==", "!=", ">", ">=", "<", "<=", "in", "matches"):
+        if op == "is":  # Rasa's "is null" / "is not null" ("is" with anything else: equality)
+            self.take()
+            negated = (self.peek() or "").lower() == "not"
+            if negated:
+                self.take()
+            right = self.operand()
+            return lambda s: _compare("==", left(s), right(s)) != negated
+        if op not in ("==", "=", "!=", ">", ">=", "<", "<=", "in", "matches", "contains"):
             return left
         self.take()
         right = self.operand()
+        op = "==" if op == "=" else op  # Rasa writes equality with one "="
         return lambda s: _compare(op, left(s), right(s))
 
     def operand(self) -> Predicate:
@@ -137,6 +147,10 @@ def _compare(op: str, left: Any, right: Any) -> bool:
         return bool(_norm(left) != _norm(right))
     if op == "in":
         return isinstance(right, (list, tuple)) and _norm(left) in [_norm(v) for v in right]
+    if op == "contains":  # a list holding the value, or a string holding the text (case ignored)
+        if isinstance(left, (list, tuple)):
+            return _norm(right) in [_norm(v) for v in left]
+        return isinstance(left, str) and isinstance(right, str) and right.lower() in left.lower()
     if op == "matches":
         return left is not None and re.search(str(right), str(left)) is not None
     try:

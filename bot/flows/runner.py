@@ -165,15 +165,19 @@ class FlowRunner:
         index = index_of(flow, frame.step_id)
         step = flow.steps[index] if index is not None else None
         understanding = turn.understanding
-        if understanding.intent in CANCEL_INTENTS and understanding.confidence >= self.switch_confidence:
+        # force_slot_filling (Rasa): the answer only fills the waiting slot: no cancel, switch, correction,
+        # digression (a request for a person is still heard: the input guards run before this stage)
+        forced = step is not None and step.collect is not None and step.force_slot_filling
+        if (not forced and understanding.intent in CANCEL_INTENTS
+                and understanding.confidence >= self.switch_confidence):
             await self._cancel(turn)
             return ANSWERED
-        if self._ask_which_cancel(turn):
+        if not forced and self._ask_which_cancel(turn):
             return ANSWERED
         slot = step.collect if step is not None else None
         found = extract(turn, slot) if slot is not None else None
-        answered = found is not None and found.source != "text"
-        target = self._triggered(turn, minimum=self.switch_confidence)
+        answered = found is not None and (found.source != "text" or forced)
+        target = None if forced else self._triggered(turn, minimum=self.switch_confidence)
         if target is not None and not answered and target not in {f.flow_id for f in turn.state.flow_stack}:
             log.info("flow_switched", interrupted=frame.flow_id, started=target)
             utter(turn, "utter_flow_switched",
@@ -187,10 +191,10 @@ class FlowRunner:
             return ANSWERED
         if step is None or slot is None or index is None:
             return CONTINUE
-        if found is not None and not (found.source == "text" and self._digressing(turn, strict=True)):
+        if found is not None and (forced or not (found.source == "text" and self._digressing(turn, strict=True))):
             await self._fill(turn, frame.flow_id, index, step, found)
             return ANSWERED
-        if self._digressing(turn, strict=False):
+        if not forced and self._digressing(turn, strict=False):
             log.info("flow_digression", flow_id=frame.flow_id, step_id=frame.step_id)
             turn.followups.append(render(turn, "utter_flow_resume", values={"flow": display_name(turn)},
                                          default="Now, back to where we were."))

@@ -52,9 +52,10 @@ class Branch(BaseModel):
 
     if_: str | None = Field(default=None, alias="if")
     """Condition on slots; ``None`` for the ``else`` branch."""
-    then: str | list[Step] | None = None
-    """Step id (or ``END``) taken when the condition holds."""
-    else_: str | list[Step] | None = Field(default=None, alias="else")
+    then: str | None = None
+    """Step id (or ``END``) taken when the condition holds (an inline list of steps is lifted into the flow's
+    steps when the flow is read, see :func:`lift_inline_steps`)."""
+    else_: str | None = Field(default=None, alias="else")
     """Step id (or ``END``) taken when no earlier branch held."""
 
     @model_validator(mode="after")
@@ -98,6 +99,9 @@ class Step(BaseModel):
     """With ``collect``: what the slot holds (helps extraction)."""
     ask_before_filling: bool = False
     """With ``collect``: ask even when the slot already has a value."""
+    force_slot_filling: bool = False
+    """With ``collect`` (Rasa's key): while this step waits, the answer only fills the slot: no switch to another
+    flow, no digression, no correction of other slots."""
     reset_after_flow_ends: bool = True
     """With ``collect``: clear the slot when the flow ends."""
     rejections: list[Rejection] = Field(default_factory=list)
@@ -160,9 +164,30 @@ class Flow(BaseModel):
     @field_validator("nlu_trigger", mode="before")
     @classmethod
     def _intent_shorthand(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"intent": v} if isinstance(v, str) else v for v in value]
-        return value
+        """``[intent]``, ``[{intent: x, confidence_threshold: t}]`` and Rasa's nested
+        ``[{intent: {name: x, confidence_threshold: t}}]`` all mean the same."""
+        if not isinstance(value, list):
+            return value
+        out = []
+        for v in value:
+            if isinstance(v, str):
+                v = {"intent": v}
+            elif isinstance(v, dict) and isinstance(v.get("intent"), dict):
+                nested = v["intent"]
+                v = {"intent": nested.get("name"), **{k: x for k, x in nested.items() if k != "name"}}
+            out.append(v)
+        return out
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _inline_branches(cls, value: Any) -> Any:
+        return lift_inline_steps(value) if isinstance(value, list) else value
+
+    @field_validator("if_", mode="before")
+    @classmethod
+    def _boolean_guard(cls, value: Any) -> Any:
+        """Rasa's ``if: False`` (a YAML bool: the flow starts only by ``link`` or ``call``) as a condition."""
+        return ("true" if value else "false") if isinstance(value, bool) else value
 
 
 class FlowsFile(BaseModel):
@@ -175,6 +200,43 @@ class FlowsFile(BaseModel):
 
 
 Branch.model_rebuild()
+
+
+def lift_inline_steps(steps: list[Any]) -> list[Any]:
+    """Rasa's inline branches (``then:``/``else:`` holding a list of steps) as steps of their own: each list is
+    appended to the flow's steps, its first step labelled (``inline_<n>`` unless it has an id) and the branch
+    pointed at it; the list's last step ends the flow unless it says where to go (as in Rasa), and so does the
+    last step of the original list once lists are appended after it. Nested lists are lifted too. Errors in a
+    lifted step name its position among the flow's steps."""
+    out = [dict(s) if isinstance(s, dict) else s for s in steps]
+    lifted: list[Any] = []
+    counter = iter(range(1, 10_000))
+
+    def lift(sequence: list[Any]) -> str:
+        sequence = [dict(s) if isinstance(s, dict) else s for s in sequence]
+        if not sequence or not isinstance(sequence[0], dict):
+            return "END"
+        if not sequence[0].get("id"):
+            sequence[0]["id"] = f"inline_{next(counter)}"
+        first = sequence[0]["id"]
+        for step in sequence:
+            branches(step)
+        if isinstance(sequence[-1], dict) and "next" not in sequence[-1]:
+            sequence[-1]["next"] = "END"
+        lifted.extend(sequence)
+        return str(first)
+
+    def branches(step: Any) -> None:
+        if not isinstance(step, dict) or not isinstance(step.get("next"), list):
+            return
+        step["next"] = [{**b, **{k: lift(b[k]) for k in ("then", "else") if isinstance(b.get(k), list)}}
+                        if isinstance(b, dict) else b for b in step["next"]]
+
+    for step in out:
+        branches(step)
+    if lifted and out and isinstance(out[-1], dict) and "next" not in out[-1]:
+        out[-1]["next"] = "END"
+    return out + lifted
 
 
 def step_key(flow: Flow, index: int) -> str:

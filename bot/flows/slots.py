@@ -8,6 +8,7 @@ slot no flow collects, payloads included.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,9 +34,18 @@ class Found:
 
 
 def mappings_of(name: str, spec: SlotSpec) -> list[dict[str, Any]]:
-    """The slot's mappings; defaults: bool ← yes/no, others ← the same-named entity, then the text."""
-    if spec.mappings:
+    """The slot's mappings; defaults: bool ← yes/no, others ← the same-named entity, then the text. Rasa's
+    ``from_llm`` reads as the defaults: a configured command generator's slot values arrive as entities named
+    after the slot, and without one the message itself answers the question."""
+    if spec.mappings and not any(m.get("type") == "from_llm" for m in spec.mappings):
         return list(spec.mappings)
+    if spec.mappings:
+        kept = [m for m in spec.mappings if m.get("type") != "from_llm"]
+        return kept + [m for m in _default_mappings(name, spec) if m not in kept]
+    return _default_mappings(name, spec)
+
+
+def _default_mappings(name: str, spec: SlotSpec) -> list[dict[str, Any]]:
     if spec.type == "bool":
         return [{"type": "from_entity", "entity": "yes_no"}, {"type": "from_intent", "intent": "affirm", "value": True},
                 {"type": "from_intent", "intent": "deny", "value": False}]
@@ -83,7 +93,10 @@ def _coerce(value: Any, spec: SlotSpec) -> Any:
         word = str(value).strip().lower()
         return True if word in TRUE_WORDS else False if word in FALSE_WORDS else None
     if spec.type == "categorical" and spec.values:
-        return next((v for v in spec.values if v.lower() == str(value).strip().lower()), None)
+        said = str(value).strip().lower()
+        exact = next((v for v in spec.values if v.lower() == said), None)
+        named = [v for v in spec.values if re.search(rf"\b{re.escape(v.lower())}\b", said)]
+        return exact if exact is not None else named[0] if len(named) == 1 else None
     if spec.type == "float":
         try:
             return float(value)

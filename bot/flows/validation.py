@@ -26,26 +26,21 @@ def _conditions(flow: Flow) -> Iterator[tuple[Loc, str]]:
                     yield ("steps", index, "next", b_index, "if"), branch.if_
 
 
-def _successors(flow: Flow, index: int) -> tuple[list[int], list[tuple[Loc, str]]]:
+def _successors(flow: Flow, index: int) -> list[int]:
     ids = {s.id: i for i, s in enumerate(flow.steps) if s.id}
     step = flow.steps[index]
     after = [index + 1] if index + 1 < len(flow.steps) else []
     if step.next is None:
-        return after, []
+        return after
     targets: list[Any] = []
-    inline: list[tuple[Loc, str]] = []
     if isinstance(step.next, str):
         targets = [step.next]
     else:
         has_else = False
-        for b_index, branch in enumerate(step.next):
+        for branch in step.next:
             target = branch.then if branch.if_ is not None else branch.else_
             has_else = has_else or branch.if_ is None
-            if isinstance(target, list):
-                inline.append((("steps", index, "next", b_index),
-                               "inline steps under next are not supported by the runner; give the steps ids"))
-            else:
-                targets.append(target)
+            targets.append(target)
         if not has_else:
             targets.append(None)
     out = []
@@ -54,7 +49,7 @@ def _successors(flow: Flow, index: int) -> tuple[list[int], list[tuple[Loc, str]
             out.extend(after)
         elif target in ids:
             out.append(ids[target])
-    return out, inline
+    return out
 
 
 def check_flow_structure(flow_id: str, flow: Flow, slots: set[str], flows: set[str]) -> list[tuple[Loc, str]]:
@@ -70,9 +65,7 @@ def check_flow_structure(flow_id: str, flow: Flow, slots: set[str], flows: set[s
             out.append((loc, f"condition reads unknown slot '{name}'"))
     reached, todo = {0}, [0]
     while todo:
-        successors, inline = _successors(flow, todo.pop())
-        out.extend(inline)
-        for nxt in successors:
+        for nxt in _successors(flow, todo.pop()):
             if nxt not in reached:
                 reached.add(nxt)
                 todo.append(nxt)

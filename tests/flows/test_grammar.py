@@ -22,6 +22,15 @@ from bot.project import load_project
     ('slots.code matches "^[0-9]{6}$"', {"code": "12345"}, False),
     ("slots.attempts >= 3 or slots.locked", {"attempts": 3.0, "locked": False}, True),
     ("(slots.a or slots.b) and not slots.c", {"a": False, "b": True, "c": False}, True),
+    ('slots.plan = "Fibre"', {"plan": "fibre"}, True),  # Rasa's one "="
+    ("slots.usage is null", {}, True),
+    ("slots.usage is null", {"usage": 0.0}, False),
+    ('slots.plan != "fibre" and slots.plan is not null', {"plan": "copper"}, True),
+    ('slots.plan != "fibre" and slots.plan is not null', {"plan": None}, False),
+    ('slots.tags contains "urgent"', {"tags": ["Urgent", "late"]}, True),
+    ('slots.note contains "refund"', {"note": "wants a Refund now"}, True),
+    ('slots.note contains "refund"', {"note": None}, False),
+    ("false", {}, False),
 ])
 def test_conditions_evaluate_over_slots(condition: str, slots: dict, expected: bool) -> None:
     """Each condition form gives the documented truth value."""
@@ -80,3 +89,23 @@ def test_conditions_on_unknown_slots_and_unguarded_account_flows_are_errors(tmp_
     messages = sorted(p.message for p in info.value.problems)
     assert messages == ["a flow with requires_auth must start with 'call: authentication'",
                         "condition reads unknown slot 'no_such_slot'"]
+
+
+def test_inline_branch_steps_are_lifted_into_the_flow() -> None:
+    """Rasa's ``then:``/``else:`` step lists become labelled steps of the flow; each list ends the flow unless
+    it says otherwise, and the original last step no longer falls into the lifted ones."""
+    from bot.flows.schema import Flow
+
+    flow = Flow.model_validate({"description": "x", "steps": [
+        {"noop": True, "next": [
+            {"if": "slots.a", "then": [{"action": "utter_a"}, {"action": "utter_a2"}]},
+            {"else": [{"id": "b", "action": "utter_b", "next": [{"if": "slots.c", "then": [{"action": "utter_c"}]},
+                                                                   {"else": "END"}]}]}]}]})
+    steps = {s.id: s for s in flow.steps if s.id}
+    first = flow.steps[0]
+    assert isinstance(first.next, list) and [b.then or b.else_ for b in first.next] == ["inline_1", "b"]
+    assert steps["inline_1"].action == "utter_a" and steps["inline_1"].next is None
+    after_a = flow.steps[flow.steps.index(steps["inline_1"]) + 1]
+    assert after_a.action == "utter_a2" and after_a.next == "END"
+    assert isinstance(steps["b"].next, list) and steps["b"].next[0].then == "inline_2"
+    assert steps["inline_2"].action == "utter_c" and steps["inline_2"].next == "END"

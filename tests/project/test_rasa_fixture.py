@@ -1,9 +1,9 @@
 """A Rasa CALM project written from Rasa's documentation (``fixtures/rasa_calm``) validates, loads, and its flows
 that need no LLM and no action server run through turns; its Rasa e2e test file runs as a Careline eval suite.
 
-``data/flows/support.yml`` uses the part of Rasa's flow grammar Careline's flow parser reads today;
-``data/flows/account.yml`` uses the rest (Rasa's ``nlu_trigger`` form, ``=``/``is null`` predicates, inline
-branch steps, ``force_slot_filling``, ``if: False``). The gaps are listed in :data:`FLOW_GRAMMAR_GAPS`.
+``data/flows/support.yml`` uses the grammar Careline's own flows use; ``data/flows/account.yml`` uses more of
+Rasa's (the nested ``nlu_trigger`` form with a confidence threshold, ``=``/``is null`` predicates, inline branch
+steps, ``link`` from a branch, ``force_slot_filling``, ``if: False``): both load and run.
 """
 
 from __future__ import annotations
@@ -16,26 +16,16 @@ import pytest
 
 from bot.app.runtime import Runtime, train_understander
 from bot.infra.embeddings import Embedder
-from bot.kernel.errors import ConfigError
 from bot.kernel.messages import UserMessage
 from bot.project import Project, load_project
 from evals.loader import load_suite
 from evals.runner import run_suites
 from evals.targets import InProcessTarget
-from tests.flows.conftest import make_runtime
+from tests.flows.conftest import flow_runner, make_runtime
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rasa_calm"
-#: The data without the flows file that uses the flow grammar Careline does not read yet.
+#: The data without the flows file that uses more of Rasa's flow grammar (and an action server).
 SUPPORTED_DATA = (FIXTURE / "data" / "nlu", FIXTURE / "data" / "flows" / "support.yml")
-#: Rasa flow-grammar features ``bot/flows`` rejects today: those ``data/flows/account.yml`` uses, and ``contains``
-#: (found by parsing conditions with ``bot.flows.conditions.parse``).
-FLOW_GRAMMAR_GAPS = (
-    "nlu_trigger: - intent: {name: ..., confidence_threshold: ...} (Rasa's nested form)",
-    "collect: force_slot_filling",
-    "flow guard if: False (a YAML bool)",
-    "predicates: = (single equals), is null / is not null, contains",
-    "inline step lists under next: then/else (the runner refuses them)",
-)
 
 
 def _no_llm(project: Project) -> Project:
@@ -45,18 +35,8 @@ def _no_llm(project: Project) -> Project:
     return dataclasses.replace(project, config=config)
 
 
-def test_layout_domain_endpoints_and_nlu_load_without_problems() -> None:
-    """Loading the whole fixture, every problem left is in the flows file that uses unread flow grammar: the
-    config, the domain/ folder, the NLU data, the supported flows and endpoints.yml are all accepted."""
-    try:
-        load_project(FIXTURE)
-    except ConfigError as exc:
-        outside = [str(p) for p in exc.problems if p.path != FIXTURE / "data" / "flows" / "account.yml"]
-        assert outside == []
 
 
-@pytest.mark.xfail(reason="bot/flows does not read all of Rasa's flow grammar yet: " + "; ".join(FLOW_GRAMMAR_GAPS),
-                   raises=ConfigError, strict=False)
 def test_the_whole_fixture_loads() -> None:
     """Every file of the Rasa project, including the advanced flows, loads."""
     project = load_project(FIXTURE)
@@ -126,3 +106,84 @@ async def test_the_e2e_suite_runs_without_an_llm(runtime: Runtime) -> None:
     for name in ("outage_with_red_light", "outage_fixed_by_restart"):
         early = [k.outcome.passed for k in by_name[name].checks if k.turn < 2]
         assert early and all(early), name
+
+
+async def test_the_advanced_flows_run_against_an_action_server(embedder: Embedder, tmp_path: Path) -> None:
+    """The whole fixture, with its action server stood in: the nested ``nlu_trigger`` starts check_data_usage;
+    a usage answers through the inline ``else`` branch; no usage (``is null``) takes the inline ``then`` branch,
+    which links to report_outage; ``if: False`` keeps move_house from starting on its intent."""
+    from aiohttp import web
+
+    from bot.testing.server import serve_app
+
+    usage: dict[str, float | None] = {"gb": 12.5}
+    called: list[str] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        body = await request.json()
+        called.append(body["next_action"])
+        return web.json_response({"events": [{"event": "slot", "name": "usage_gb", "value": usage["gb"]}],
+                                  "responses": []})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    async with serve_app(app) as url:
+        project = _no_llm(load_project(FIXTURE))
+        project = dataclasses.replace(project, config=project.config.model_copy(
+            update={"action_endpoint": f"{url}/webhook"}))
+        runtime = await make_runtime(project, train_understander(project, embedder), tmp_path)
+        try:
+            await runtime.engine.handle("u1", UserMessage("/check_data_usage", "rest"))
+            assert (await runtime.engine.state("u1")).active_flow == "check_data_usage"
+            replies = await runtime.engine.handle("u1", UserMessage("12345678", "rest"))
+            assert [r.text for r in replies] == ["You've used 12.5 GB this month."]
+            assert (await runtime.engine.state("u1")).active_flow is None
+
+            usage["gb"] = None
+            await runtime.engine.handle("u2", UserMessage("/check_data_usage", "rest"))
+            replies = await runtime.engine.handle("u2", UserMessage("87654321", "rest"))
+            assert [r.response for r in replies] == ["utter_ask_postcode"]
+            assert (await runtime.engine.state("u2")).active_flow == "report_outage"
+
+            await runtime.engine.handle("u3", UserMessage("/move_house", "rest"))
+            assert (await runtime.engine.state("u3")).active_flow != "move_house"
+        finally:
+            executor = flow_runner(runtime).executor
+            if executor is not None:
+                await executor.close()
+            await runtime.close()
+    assert called == ["action_check_data_usage", "action_check_data_usage"]
+
+
+async def test_force_slot_filling_keeps_the_answer_for_the_slot(embedder: Embedder, tmp_path: Path) -> None:
+    """While a ``force_slot_filling`` collect waits, "my internet is down" does not switch to report_outage (it
+    does from change_plan's ordinary collect of the same slot) and "fibre please" fills the categorical slot."""
+    import shutil
+
+    root = tmp_path / "rasa"
+    shutil.copytree(FIXTURE, root, ignore=shutil.ignore_patterns(".careline"))
+    (root / "data" / "flows" / "forced.yml").write_text("""flows:
+  forced_plan:
+    description: Ask for the plan and take only that for an answer.
+    nlu_trigger:
+      - intent: {name: move_house, confidence_threshold: 0.5}
+    steps:
+      - collect: plan
+        force_slot_filling: true
+      - action: utter_plan_changed
+""")
+    project = _no_llm(load_project(root))
+    runtime = await make_runtime(project, train_understander(project, embedder), tmp_path)
+    try:
+        await runtime.engine.handle("f1", UserMessage("/move_house", "rest"))
+        assert (await runtime.engine.state("f1")).active_flow == "forced_plan"
+        await runtime.engine.handle("f1", UserMessage("my internet is down", "rest"))
+        assert (await runtime.engine.state("f1")).active_flow == "forced_plan"
+        replies = await runtime.engine.handle("f1", UserMessage("fibre please", "rest"))
+        assert [r.text for r in replies] == ["Done, you're moving to the fibre plan from next month."]
+
+        await runtime.engine.handle("f2", UserMessage("/change_plan", "rest"))
+        await runtime.engine.handle("f2", UserMessage("my internet is down", "rest"))
+        assert (await runtime.engine.state("f2")).active_flow == "report_outage"
+    finally:
+        await runtime.close()
