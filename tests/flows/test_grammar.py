@@ -109,3 +109,17 @@ def test_inline_branch_steps_are_lifted_into_the_flow() -> None:
     assert after_a.action == "utter_a2" and after_a.next == "END"
     assert isinstance(steps["b"].next, list) and steps["b"].next[0].then == "inline_2"
     assert steps["inline_2"].action == "utter_c" and steps["inline_2"].next == "END"
+
+
+@pytest.mark.parametrize(("payload", "slots"), [
+    ("/SetSlots(outage_confirmed=true)", {"outage_confirmed": True}),
+    ("/SetSlots(plan=mobile, months=12)", {"plan": "mobile", "months": 12}),
+    ('/SetSlots(note="two words", gone=null)', {"note": "two words", "gone": None}),
+])
+def test_rasa_setslots_payloads_carry_their_slots(payload: str, slots: dict) -> None:
+    from bot.nlu.payload import parse_payload
+
+    understood = parse_payload(payload)
+    assert understood is not None and understood.intent == "inform" and understood.confidence == 1.0
+    assert {e.entity: e.value for e in understood.entities} == slots
+    assert parse_payload("/SetSlots(no pair)") is None
