@@ -12,7 +12,7 @@
    (one message every 3-6 s each); the worker's RSS after warm-up and at the end; the server's own stage
    means from ``/metrics``.
 3. unless ``--quick``/``--no-postgres`` (or the servers are unreachable): PostgreSQL + Redis with 1 and then 2
-   workers behind a round-robin in the driver; throughput, errors and whether each conversation's messages
+   workers (`careline serve --workers N`, one port); throughput, errors and whether each conversation's messages
    were stored in the order they were sent.
 
 Prints one JSON document (``--out`` also writes it); progress goes to stderr. See docs/performance.md.
@@ -186,17 +186,21 @@ async def postgres_run(sizes: dict[str, Any], project: Path, workdir: Path, floo
     out: dict[str, Any] = {"database": "postgresql", "redis": REDIS_URL, "conversations": 50}
     try:
         for count in (1, 2):
-            log(f"PostgreSQL + Redis, {count} worker(s): starting")
-            with serving(project, database, workdir, count=count, redis_url=REDIS_URL) as servers:
+            log(f"PostgreSQL + Redis, careline serve --workers {count}: starting")
+            with serving(project, database, workdir, workers=count, redis_url=REDIS_URL) as server:
                 async with new_session() as http:
-                    client = RestClient(http, [s.url for s in servers], REST_TOKEN)
+                    client = RestClient(http, [server.url], REST_TOKEN)
                     await warm_up(client)
                     log(f"PostgreSQL + Redis, {count} worker(s): closed loop, 50 conversations")
                     sent: dict[str, list[str]] = {}
+                    began_cpu, began = machine.tree_cpu_seconds(server.pid), time.perf_counter()
                     result = await closed_loop(client, 50, sizes["pg_s"], seed=50 + count, tag=f"pg{count}",
                                                sent=sent)
-                    result["rss_mb"] = [machine.rss_mb(s.pid) for s in servers]
-                    result.update(await check_order(http, servers[0].url, sent, 40))
+                    used, wall = machine.tree_cpu_seconds(server.pid), time.perf_counter() - began
+                    if used is not None and began_cpu is not None:
+                        result["server_cpu_percent"] = round((used - began_cpu) / wall * 100, 1)
+                    result["rss_mb"] = machine.tree_rss_mb(server.pid)
+                    result.update(await check_order(http, server.url, sent, 40))
                     out[f"workers_{count}"] = ratios(result, floor_ms, cores)
         one, two = out["workers_1"].get("turns_per_s"), out["workers_2"].get("turns_per_s")
         out["two_over_one"] = round(two / one, 2) if one and two else None
@@ -261,6 +265,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             log("loading the floor's encoder and index")
             loaded = Floor.load(project)
             server.wait()
+            log("waiting for the server's start-up work to finish (CPU idle)")
+            report["server_startup_cpu_s"] = server.settle()
             log(f"floor: {sizes['floor_calls']} encode + search calls")
             floor = loaded.measure(calls=sizes["floor_calls"])
             report["floor"] = floor

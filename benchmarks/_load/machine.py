@@ -82,3 +82,30 @@ def cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / ticks
     except (OSError, ValueError, IndexError):
         return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (``/proc/<pid>/task/*/children``; just ``[pid]`` where that is unreadable)."""
+    tree, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        tree.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", encoding="utf-8") as handle:
+                    queue.extend(int(child) for child in handle.read().split())
+        except (OSError, ValueError):
+            continue
+    return tree
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds used so far by ``pid`` and its live descendants (a supervisor and its workers)."""
+    used = [cpu_seconds(p) for p in process_tree(pid)]
+    known = [u for u in used if u is not None]
+    return sum(known) if known else None
+
+
+def tree_rss_mb(pid: int) -> list[float]:
+    """Resident memory in MiB of each process of ``pid``'s tree that holds any (the supervisor's included)."""
+    return [r for r in (rss_mb(p) for p in process_tree(pid)) if r is not None]

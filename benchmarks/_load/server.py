@@ -92,6 +92,22 @@ class Server:
             tail = self.log_path.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"{exc}; last lines of {self.log_path}:\n{tail}") from exc
 
+    def settle(self, *, idle_share: float = 0.05, quiet_s: int = 3, within: float = 300) -> float:
+        """Block until the process has used under ``idle_share`` of a core for ``quiet_s`` seconds in a row (its
+        start-up work, e.g. the voice's phrase cache warming in a background thread, is done) and return the
+        CPU seconds it used from start until then; gives up after ``within`` seconds."""
+        from benchmarks._load.machine import tree_cpu_seconds as cpu_seconds
+
+        began = time.monotonic()
+        quiet = 0
+        last = cpu_seconds(self.pid) or 0.0
+        while quiet < quiet_s and time.monotonic() - began < within:
+            time.sleep(1.0)
+            now = cpu_seconds(self.pid) or last
+            quiet = quiet + 1 if now - last < idle_share else 0
+            last = now
+        return round(last, 1)
+
     def stop(self) -> None:
         """Terminate (then kill) the process and close its log."""
         if self.process.poll() is None:
@@ -121,15 +137,16 @@ def server_env(*, redis_url: str | None, extra: Mapping[str, str] | None = None)
 
 
 def start_server(project: Path, database_url: str, log_dir: Path, *, redis_url: str | None = None,
-                 name: str = "worker", within: float = 600, wait: bool = True) -> Server:
-    """Start ``careline serve`` for ``project`` on a free port and (when ``wait``) wait until ``/health``
-    answers (else call :meth:`Server.wait` later)."""
+                 name: str = "worker", within: float = 600, wait: bool = True, workers: int = 1) -> Server:
+    """Start ``careline serve`` for ``project`` on a free port (``--workers N``: a supervisor and N worker
+    processes sharing the port) and (when ``wait``) wait until ``/health`` answers (else call
+    :meth:`Server.wait` later)."""
     port = free_port()
     log_path = log_dir / f"{name}.log"
     log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "careline", "serve", "--project", str(project), "--port", str(port),
-         "--database", database_url],
+         "--database", database_url, "--workers", str(workers)],
         env=server_env(redis_url=redis_url), stdout=log, stderr=subprocess.STDOUT,
     )
     server = Server(f"http://127.0.0.1:{port}", process, log_path, log)
@@ -139,15 +156,24 @@ def start_server(project: Path, database_url: str, log_dir: Path, *, redis_url: 
 
 
 @contextmanager
-def serving(project: Path, database_url: str, log_dir: Path, *, count: int = 1, redis_url: str | None = None,
-            ) -> Iterator[list[Server]]:
-    """``count`` servers on one database (one after the other, so later ones reuse the first one's cache)."""
-    servers: list[Server] = []
+def serving(project: Path, database_url: str, log_dir: Path, *, workers: int = 1, redis_url: str | None = None,
+            ) -> Iterator[Server]:
+    """``careline serve --workers N`` on one port, once every worker's start-up work is done."""
+    server = start_server(project, database_url, log_dir, redis_url=redis_url, name=f"workers{workers}",
+                          workers=workers)
     try:
-        for index in range(count):
-            servers.append(start_server(project, database_url, log_dir, redis_url=redis_url, name=f"worker{index}"))
-        time.sleep(0.2)
-        yield servers
+        if workers > 1:
+            wait_workers(server, workers)
+        server.settle()
+        yield server
     finally:
-        for server in servers:
-            server.stop()
+        server.stop()
+
+
+def wait_workers(server: Server, workers: int, within: float = 300) -> None:
+    """Block until the supervisor has ``workers`` live children (the later ones start after the first answers)."""
+    from benchmarks._load.machine import process_tree
+
+    deadline = time.monotonic() + within
+    while len(process_tree(server.pid)) < workers + 1 and time.monotonic() < deadline:
+        time.sleep(0.5)
