@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from bot.customers.continuity import LinkVerified
 from bot.kernel.errors import CarelineError, ProviderError
 from bot.kernel.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered, event_from_dict
 from bot.kernel.messages import UserMessage
@@ -80,7 +81,11 @@ class InProcessTarget(Target):
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> InProcessTarget:
-        """A target on ``runtime``'s engine that can also change its automation scope."""
+        """A target on ``runtime``'s engine that can also change its automation scope. Its cases are independent
+        contacts: a case that verifies a customer is never offered another case's open matter."""
+        for stage in runtime.engine.closing:
+            if isinstance(stage, LinkVerified):
+                stage.finder.across_conversations = False
         return cls(runtime.engine, scope=runtime.ops.scope if runtime.ops is not None else None)
 
     async def start(self, conversation_id: str, case: Case) -> list[Event]:

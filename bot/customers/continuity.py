@@ -101,11 +101,14 @@ class MatterFinder:
         self.conversations = conversations
         self.config = config
         self.clock: Callable[[], float] = clock or time.time
+        self.across_conversations = True
+        """``False``: every conversation stands alone and nothing is offered from another one (``careline eval``
+        sets it: test cases are independent, as in ``rasa test e2e``, even when they verify the same customer)."""
 
     async def find(self, turn: Turn, customer_id: str) -> OpenMatter | None:
         """The newest open matter of ``customer_id`` outside this conversation within the window, not yet offered
         here."""
-        if self.config.resume_window <= 0:
+        if self.config.resume_window <= 0 or not self.across_conversations:
             return None
         offered = {e.from_conversation for e in turn.state.events if isinstance(e, MatterOffered)}
         now = self.clock()
