@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from bot.infra.settings import DEMO_PROJECT
 from bot.kernel.errors import ConfigError
 from bot.project import load_project
+from bot.project.patterns import DEFAULT_RESPONSES
 
 CONFIG = """\
 recipe: default.v1
@@ -111,7 +112,8 @@ def test_a_rasa_project_loads_as_it_is(rasa: Path) -> None:
     project = load_project(rasa, env=ENV)
     assert set(project.flows) == {"order_coffee"}
     assert project.nlu.intents == ["greet", "order_coffee"]
-    assert set(project.domain.responses) == {"utter_ask_size", "utter_done"}
+    assert set(project.domain.responses) - set(DEFAULT_RESPONSES) == {"utter_ask_size", "utter_done"}
+    assert project.rasa_patterns
     assert project.domain.intents == ["order_coffee", "greet"]
     assert project.config.action_endpoint == "http://localhost:5055/webhook"
 
