@@ -53,7 +53,7 @@ def _echo_failures(run: Any) -> None:
         click.echo("\n" + " FAILURES ".center(80, "="), err=True)
     for result in failed:
         header = f" {result.case.id} ({result.case.path}:{result.case.line}) "
-        click.echo(f"\n{str(result.status).upper()}" + header.center(74, "-"), err=True)
+        click.echo(f"\n{str(result.status).upper()} " + header.center(73, "-"), err=True)
         click.echo(result.error if result.error else failure_text(result), err=True)
     skipped = [(r, c) for r in run.cases for c in r.checks if c.outcome.skipped]
     if skipped:
