@@ -44,14 +44,23 @@ class EvalGroup(click.Group):
 
 
 def _echo_failures(run: Any) -> None:
+    """Failed cases the way ``rasa test e2e`` prints them: a banner, then per case its file and line, the
+    assertion that failed, what was expected and what the bot did; then skipped judgements with their reason."""
     from evals.junit import failure_text
 
-    for result in run.cases:
-        if result.passed:
-            continue
-        click.echo(f"\n{str(result.status).upper()}  {result.case.id}  ({result.case.path}:{result.case.line})",
-                   err=True)
+    failed = [r for r in run.cases if not r.passed]
+    if failed:
+        click.echo("\n" + " FAILURES ".center(80, "="), err=True)
+    for result in failed:
+        header = f" {result.case.id} ({result.case.path}:{result.case.line}) "
+        click.echo(f"\n{str(result.status).upper()} " + header.center(73, "-"), err=True)
         click.echo(result.error if result.error else failure_text(result), err=True)
+    skipped = [(r, c) for r in run.cases for c in r.checks if c.outcome.skipped]
+    if skipped:
+        click.echo("\n" + " SKIPPED ASSERTIONS ".center(80, "="), err=True)
+        for result, check in skipped:
+            click.echo(f"{result.case.path}:{check.line} {result.case.id} {check.outcome.assertion}: "
+                       f"{check.outcome.actual}", err=True)
 
 
 def _echo_metrics(run: Any, stream_err: bool) -> None:
@@ -164,8 +173,11 @@ def run_command(paths: tuple[Path, ...], project: Path | None, url: str | None, 
             Path(json_out).write_text(text + "\n", encoding="utf-8")
     _echo_failures(run)
     counts = run.counts()
-    click.echo(f"\n{len(run.cases)} cases: {counts['passed']} passed, {counts['failed']} failed, "
-               f"{counts['error']} errors ({run.duration_s:.1f} s)", err=to_stdout)
+    skipped = sum(c.outcome.skipped for r in run.cases for c in r.checks)
+    summary = (f"{len(run.cases)} cases: {counts['passed']} passed, {counts['failed']} failed, "
+               f"{counts['error']} errors" + (f", {skipped} assertions skipped" if skipped else "")
+               + f" ({run.duration_s:.1f} s)")
+    click.echo("\n" + f" {summary} ".center(80, "="), err=to_stdout)
     _echo_metrics(run, to_stdout)
     if comparison is not None:
         click.echo("\nagainst the baseline:", err=to_stdout)

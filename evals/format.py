@@ -49,6 +49,8 @@ class TurnSpec:
     assertions: tuple[Assertion, ...] = ()
     line: int | None = None
     """Line of the ``user`` step in the suite file."""
+    ordered: bool = False
+    """Rasa's ``assertion_order_enabled``: each assertion must hold on the events after the one before it matched."""
 
     @property
     def channel(self) -> str:
@@ -114,3 +116,5 @@ class Suite:
     cases: tuple[Case, ...]
     account_data: tuple[str, ...] = ()
     description: str = ""
+    named: bool = False
+    """The file gave its ``name:`` (kept as is; otherwise the file's stem, or its path when stems collide)."""

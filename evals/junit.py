@@ -51,6 +51,12 @@ def to_xml(run: RunResult) -> ET.Element:
                 case.set("file", str(result.case.path))
                 if result.case.line is not None:
                     case.set("line", str(result.case.line))
+            skipped = [c for c in result.checks if c.outcome.skipped]
+            if skipped:
+                properties = ET.SubElement(case, "properties")
+                for check in skipped:
+                    ET.SubElement(properties, "property", name=f"skipped:{check.outcome.assertion}",
+                                  value=f"line {check.line}: {check.outcome.actual}")
             if result.status is Status.FAILED:
                 first = result.failures[0].outcome
                 failure = ET.SubElement(case, "failure", type=first.assertion,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.infra.logs import get_logger
 from bot.kernel.errors import ConfigError, ConfigProblem
 from bot.project.yamlfile import Loc, YamlDoc, read_yaml
 from evals.assertions import (
@@ -20,6 +22,8 @@ from evals.assertions import (
     parse_assertion,
 )
 from evals.format import ActionStub, Case, Suite, TurnSpec
+
+log = get_logger(__name__)
 
 
 class SuiteError(ConfigError):
@@ -43,6 +47,9 @@ class StepModel(_Model):
     slot_was_not_set: Any = None
     assertions: list[Any] | None = None
     metadata: str | dict[str, Any] | None = None
+    assertion_order_enabled: bool = False
+    """Rasa: check this step's assertions in the order they are written (each after the event the one before
+    it matched)."""
 
 
 class CaseModel(_Model):
@@ -84,15 +91,48 @@ def suite_files(paths: Iterable[Path | str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+def _roots(paths: Iterable[Path | str]) -> dict[Path, Path]:
+    """Each suite file at ``paths`` and the folder argument it was found under (a file argument: its folder)."""
+    roots: dict[Path, Path] = {}
+    for raw in paths:
+        path = Path(raw)
+        for file in suite_files([path]):
+            roots.setdefault(file, path if path.is_dir() else path.parent)
+    return roots
+
+
+def _relative_name(path: Path, root: Path) -> str:
+    """``root``-relative path of a suite file without its suffix (``corrections/user_corrects``)."""
+    try:
+        return path.relative_to(root).with_suffix("").as_posix()
+    except ValueError:
+        return path.with_suffix("").as_posix()
+
+
 def load_suites(paths: Iterable[Path | str]) -> list[Suite]:
-    """Load every suite at ``paths``; raises :class:`SuiteError` listing all problems of all files."""
+    """Load every suite at ``paths``; raises :class:`SuiteError` listing all problems of all files.
+
+    As in ``rasa test e2e``: a file with no test cases (only comments) is skipped with a warning, the same case
+    name may appear in different files, and files of the same name in different folders are different suites
+    (named by their path below the folder given, ``happy_path/transfer`` and ``corrections/transfer``).
+    """
+    paths = list(paths)
+    roots = _roots(paths)
     suites: list[Suite] = []
     problems: list[ConfigProblem] = []
     for file in suite_files(paths):
         try:
-            suites.append(load_suite(file))
+            suite = load_suite(file)
         except ConfigError as exc:
             problems.extend(exc.problems)
+            continue
+        if suite.cases:
+            suites.append(suite)
+    stems: dict[str, int] = {}
+    for suite in suites:
+        stems[suite.name] = stems.get(suite.name, 0) + 1
+    suites = [s if stems[s.name] == 1 or s.named else _renamed(s, _relative_name(s.path, roots.get(s.path, s.path)))
+              for s in suites]
     names: dict[str, Path] = {}
     for suite in suites:
         if suite.name in names:
@@ -104,10 +144,18 @@ def load_suites(paths: Iterable[Path | str]) -> list[Suite]:
     return suites
 
 
+def _renamed(suite: Suite, name: str) -> Suite:
+    cases = tuple(dataclasses.replace(c, suite=name) for c in suite.cases)
+    return dataclasses.replace(suite, name=name, cases=cases)
+
+
 def load_suite(path: Path) -> Suite:
-    """Load one suite file."""
+    """Load one suite file; one that holds only comments is a suite without cases (``suite_file_empty`` warning)."""
     doc = read_yaml(path)
     problems: list[ConfigProblem] = []
+    if not doc.data:
+        log.warning("suite_file_empty", file=str(path), reason="the file has no test cases (only comments)")
+        return Suite(path.stem, path, ())
     if not isinstance(doc.data, dict):
         raise SuiteError([ConfigProblem(path, 1, None, "a suite file is a mapping with 'test_cases'")])
     try:
@@ -140,7 +188,7 @@ def load_suite(path: Path) -> Suite:
                           raw.description, tuple(raw.tags), name, path, doc.line_of((*loc, "test_case"))))
     if problems:
         raise SuiteError(problems)
-    return Suite(name, path, tuple(cases), tuple(model.account_data), model.description)
+    return Suite(name, path, tuple(cases), tuple(model.account_data), model.description, model.name is not None)
 
 
 def _problem(doc: YamlDoc, error: Any) -> ConfigProblem:
@@ -189,8 +237,10 @@ def _turns(doc: YamlDoc, case_loc: Loc, steps: list[StepModel], named: dict[str,
                                         + (f" (got {', '.join(given)})" if given else "")))
             continue
         kind = given[0]
-        if kind != "user" and (step.assertions is not None or step.metadata is not None):
-            problems.append(doc.problem(loc, "'assertions' and 'metadata' belong to a 'user' step"))
+        if kind != "user" and (step.assertions is not None or step.metadata is not None
+                               or step.assertion_order_enabled):
+            problems.append(doc.problem(loc, "'assertions', 'assertion_order_enabled' and 'metadata' belong to a "
+                                        "'user' step"))
             continue
         if kind == "user":
             assertions = []
@@ -200,7 +250,8 @@ def _turns(doc: YamlDoc, case_loc: Loc, steps: list[StepModel], named: dict[str,
                 except AssertionSyntaxError as exc:
                     problems.append(doc.problem((*loc, "assertions", a_index), str(exc)))
             metadata = _metadata(doc, (*loc, "metadata"), step.metadata, named, problems)
-            turns.append(TurnSpec(str(step.user), metadata, tuple(assertions), doc.line_of((*loc, "user"))))
+            turns.append(TurnSpec(str(step.user), metadata, tuple(assertions), doc.line_of((*loc, "user")),
+                                  step.assertion_order_enabled))
             continue
         if not turns:
             problems.append(doc.problem((*loc, kind), f"a '{kind}' step must follow a 'user' step"))
@@ -219,5 +270,5 @@ def _turns(doc: YamlDoc, case_loc: Loc, steps: list[StepModel], named: dict[str,
             problems.append(doc.problem((*loc, kind), str(exc)))
             continue
         last = turns[-1]
-        turns[-1] = TurnSpec(last.user, last.metadata, (*last.assertions, extra), last.line)
+        turns[-1] = dataclasses.replace(last, assertions=(*last.assertions, extra))
     return turns

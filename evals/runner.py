@@ -26,6 +26,7 @@ from evals.assertions import CheckContext
 from evals.format import Case, Suite
 from evals.metrics import compute_metrics
 from evals.observation import TurnObservation
+from evals.ordering import check_in_order
 from evals.results import CaseResult, Checked, RunResult
 from evals.targets import Target
 
@@ -61,8 +62,9 @@ async def run_case(case: Case, target: Target, context: CheckContext, conversati
                                    events[len(history):], events, latency)
             history = events
             result.turns.append(turn)
-            for assertion in spec.assertions:
-                result.checks.append(Checked(index, assertion.check(turn, context), spec.line))
+            outcomes = (check_in_order(spec.assertions, turn, context) if spec.ordered
+                        else [a.check(turn, context) for a in spec.assertions])
+            result.checks.extend(Checked(index, outcome, spec.line) for outcome in outcomes)
     except Exception as exc:  # a broken case is recorded with its error and the run goes on
         result.error = f"{type(exc).__name__}: {exc}"
         log.warning("eval_case_error", case=case.id, error=result.error, exc_info=True)
@@ -77,7 +79,7 @@ async def run_cases(cases: Sequence[Case], target: Target, *, concurrency: int =
     """Run ``cases`` with at most ``concurrency`` conversations at a time; results keep the cases' order."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-    context = context or CheckContext(document_text=target.document_text)
+    context = context or target.check_context()
     run_id = uuid.uuid4().hex[:8]
     gate = asyncio.Semaphore(concurrency)
     bar = tqdm(total=len(cases), unit="case", desc="eval", disable=not progress, file=sys.stderr, leave=False)
@@ -118,7 +120,7 @@ async def run_suites(suites: Sequence[Suite], target: Target, *, concurrency: in
                      progress: bool = False, pattern: str | None = None,
                      tags: Sequence[str] = ()) -> RunResult:
     """Run the selected cases of ``suites`` on ``target``; returns the judged cases and the metrics."""
-    context = CheckContext(document_text=target.document_text)
+    context = target.check_context()
     cases = select(suites, pattern, tags)
     started_at = time.time()
     started = time.perf_counter()

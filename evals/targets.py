@@ -20,12 +20,15 @@ from bot.customers.continuity import LinkVerified
 from bot.kernel.errors import CarelineError, ProviderError
 from bot.kernel.events import ActionExecuted, BotUttered, Event, SlotSet, UserUttered, event_from_dict
 from bot.kernel.messages import UserMessage
+from bot.nlu.payload import parse_payload
 from bot.pipeline.engine import Engine
+from evals.assertions import CheckContext
 from evals.format import Case
 from evals.stubs import StubbingExecutor, install
 
 if TYPE_CHECKING:
     from bot.app.runtime import Runtime
+    from bot.infra.embeddings import ServingEncoder
     from bot.ops.scope import ScopeService
 
 
@@ -50,6 +53,10 @@ class Target(abc.ABC):
         """The text of knowledge document ``doc_id``, when this target can read it."""
         return None
 
+    def check_context(self) -> CheckContext:
+        """What assertions may consult on this target besides the turns (document texts, the embedding model)."""
+        return CheckContext(document_text=self.document_text)
+
     @asynccontextmanager
     async def scoped(self, changes: dict[str, Any]) -> AsyncIterator[None]:
         """Run with the automation scope changed (the runner runs such cases alone), then restore it."""
@@ -73,10 +80,12 @@ class InProcessTarget(Target):
 
     name = "in-process"
 
-    def __init__(self, engine: Engine, *, scope: ScopeService | None = None) -> None:
+    def __init__(self, engine: Engine, *, scope: ScopeService | None = None,
+                 encoder: ServingEncoder | None = None) -> None:
         self.engine = engine
         self.project = engine.project
         self.scope = scope
+        self.encoder = encoder
         self._stubs: StubbingExecutor | None = None
 
     @classmethod
@@ -86,7 +95,34 @@ class InProcessTarget(Target):
         for stage in runtime.engine.closing:
             if isinstance(stage, LinkVerified):
                 stage.finder.across_conversations = False
-        return cls(runtime.engine, scope=runtime.ops.scope if runtime.ops is not None else None)
+        return cls(runtime.engine, scope=runtime.ops.scope if runtime.ops is not None else None,
+                   encoder=runtime.encoder)
+
+    def check_context(self) -> CheckContext:
+        return CheckContext(document_text=self.document_text, flows_of_payload=self.flows_of_payload,
+                            response_text=self.response_text,
+                            similarity=self.similarity if self.encoder is not None else None)
+
+    def similarity(self, text: str, others: Sequence[str]) -> list[float]:
+        """Cosine of ``text`` to each of ``others`` under the project's serving encoder."""
+        if self.encoder is None or not others:
+            return [0.0 for _ in others]
+        vectors = self.encoder.encode([text, *others])
+        return [float(v) for v in vectors[1:] @ vectors[0]]
+
+    def flows_of_payload(self, payload: str) -> tuple[str, ...]:
+        """The flows a button payload starts: the flow named like its intent, or triggered by it."""
+        parsed = parse_payload(payload)
+        if parsed is None:
+            return ()
+        flows = self.project.flows
+        return tuple(f for f, flow in flows.items()
+                     if f == parsed.intent or any(t.intent == parsed.intent for t in flow.nlu_trigger))
+
+    def response_text(self, name: str) -> str | None:
+        """The text of domain response ``name`` (its first variant)."""
+        variant = self.project.response(name)
+        return variant.text if variant is not None else None
 
     async def start(self, conversation_id: str, case: Case) -> list[Event]:
         if case.stubs:

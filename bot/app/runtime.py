@@ -155,7 +155,8 @@ def open_knowledge(project: Project, embedder: Encoder) -> KnowledgeAnswerer | N
 
     try:
         kb: KnowledgeAnswerer = KnowledgeBase.open(
-            project.path, project.config.knowledge, embedder=embedder, llm=project.config.llm
+            project.path, project.config.knowledge, embedder=embedder, llm=project.config.llm,
+            knowledge_dir=project.knowledge_dir,
         )
     except ModuleNotFoundError as exc:
         module = (exc.name or "").partition(".")[0]

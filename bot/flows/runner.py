@@ -34,7 +34,7 @@ from bot.flows.conditions import evaluate
 from bot.flows.lockout import Lockout
 from bot.flows.schema import AUTH_FLOW, Flow, Step, index_of, step_key
 from bot.flows.sessions import VERIFIED_AT, drop_verification, longest_silence, verified_at
-from bot.flows.slots import Found, choose_button, dispatch, extract, recall, render, utter
+from bot.flows.slots import Found, choose_button, complete, dispatch, extract, recall, render, utter
 from bot.guardrails.base import Signal
 from bot.infra.logs import get_logger
 from bot.kernel.errors import ProviderError
@@ -381,6 +381,7 @@ class FlowRunner:
         name = turn.project.flows[root].name or root if root in turn.project.flows else flow.name or top
         utter(turn, "utter_flow_cancelled", values={"flow": name}, default="Okay, I've stopped that.")
         await self._resume(turn)
+        complete(turn)
 
     def _end_chain(self, turn: Turn, *, reason: str) -> str:
         """Cancel the top flow and the flows waiting on it through ``call``; returns the outermost one."""
@@ -461,6 +462,7 @@ class FlowRunner:
                 turn.emit(FlowCompleted(flow_id=flow_id))
                 parent = turn.state.flow_stack[-1] if turn.state.flow_stack else None
                 if parent is None or parent.flow_id not in flows:
+                    complete(turn)
                     return
                 parent_flow = flows[parent.flow_id]
                 parent_index = index_of(parent_flow, parent.step_id)

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.flows.schema import AUTH_FLOW
-from bot.kernel.events import ConversationEnded, FlowCancelled, FlowCompleted, UserUttered
+from bot.kernel.events import ConversationEnded, FlowCancelled, FlowCompleted, FlowStarted, UserUttered
 from bot.kernel.messages import BotMessage, Button
 from bot.nlu.acts import chosen_button
 from bot.nlu.base import Understanding
 from bot.nlu.payload import parse_payload
 from bot.pipeline.turn import Turn
+from bot.project.patterns import COMPLETED_RESPONSE, PATTERN_OF_RESPONSE
 from bot.project.schema import SlotSpec
 
 TRUE_WORDS = {"true", "yes", "y", "1"}
@@ -168,14 +169,28 @@ def render(turn: Turn, name: str, *, values: dict[str, Any] | None = None,
            default: str | None = None) -> BotMessage:
     """:meth:`Turn.render <bot.pipeline.turn.Turn.render>`'s message for ``name`` (account data marked the same way),
     with ``buttons`` in place of the response's own and ``custom`` added to its payload."""
-    message = turn.render(name, default=default, values=values)
+    message = turn.render(turn.project.response_name(name), default=default, values=values)
     chosen = tuple(Button(str(b["title"]), str(b["payload"])) for b in buttons) if buttons else message.buttons
     return dataclasses.replace(message, buttons=chosen, custom={**(custom or {}), **message.custom})
 
 
 def utter(turn: Turn, name: str, **kwargs: Any) -> None:
-    """Send :func:`render`'s message."""
-    turn.reply(render(turn, name, **kwargs))
+    """Send :func:`render`'s message (in a Rasa project, a default pattern's message inside that pattern's flow
+    events: :mod:`bot.project.patterns`)."""
+    message = render(turn, name, **kwargs)
+    pattern = PATTERN_OF_RESPONSE.get(message.response or "") if turn.project.rasa_patterns else None
+    if pattern is not None:
+        turn.emit(FlowStarted(flow_id=pattern))
+    turn.reply(message)
+    if pattern is not None:
+        turn.emit(FlowCompleted(flow_id=pattern))
+
+
+def complete(turn: Turn) -> None:
+    """Rasa's ``pattern_completed``: in a Rasa project, once no flow is left on the stack, offer more help."""
+    flows = turn.project.flows
+    if turn.project.rasa_patterns and not any(f.flow_id in flows for f in turn.state.flow_stack):
+        utter(turn, COMPLETED_RESPONSE, default="What else can I help you with?")
 
 
 def dispatch(turn: Turn, responses: list[dict[str, Any]]) -> None:

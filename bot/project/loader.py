@@ -36,6 +36,7 @@ from bot.project.domain import DomainPart, merge_domains
 from bot.project.endpoints import EndpointsFile, apply_endpoints, substitute_env
 from bot.project.layout import PathOverrides, find_files
 from bot.project.nlu_data import NLUData, add_item
+from bot.project.patterns import RASA_NAMES, with_default_responses
 from bot.project.schema import Domain, GuardrailsConfig, NLUFile, ProjectConfig, ResponseVariant
 from bot.project.yamlfile import Loc, YamlDoc, read_yaml
 
@@ -58,6 +59,12 @@ class Project:
     """Rasa keys accepted but not used (each also logged as ``rasa_key_ignored`` at load)."""
     knowledge_path: Path | None = None
     """The knowledge folder when ``endpoints.yml`` names one (``vector_store.source``)."""
+    rasa_patterns: bool = False
+    """A Rasa project (``data/``): repairs are said under Rasa's default pattern names (:mod:`bot.project.patterns`)."""
+
+    def response_name(self, name: str) -> str:
+        """The name Careline's repair response ``name`` is sent under in this project (Rasa's, in a Rasa one)."""
+        return RASA_NAMES.get(name, name) if self.rasa_patterns else name
 
     @property
     def knowledge_dir(self) -> Path:
@@ -200,6 +207,8 @@ def load_project(path: Path | str, *, config: Path | str | None = None, domain: 
     merged = None
     if parts.domains and not parts.domain_failed:
         merged = merge_domains(parts.domains, problems)
+        if files.data:
+            merged = with_default_responses(merged)
         for flow_id, flow in parts.flows.items():
             problems.extend(_check_flow(flow_id, flow, parts.flows, merged, parts.nlu, parts.flow_docs[flow_id]))
     elif files.domain and not any(p.path in files.domain for p in problems):
@@ -211,7 +220,7 @@ def load_project(path: Path | str, *, config: Path | str | None = None, domain: 
         raise ConfigError(problems)
     assert merged is not None
     return Project(root, project_config, merged, parts.flows, parts.nlu, guardrails,
-                   fingerprint(root, files.all()), warnings, knowledge_path)
+                   fingerprint(root, files.all()), warnings, knowledge_path, rasa_patterns=bool(files.data))
 
 
 def _path(value: Path | str | None) -> Path | None:

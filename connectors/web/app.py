@@ -282,12 +282,13 @@ def route_modules() -> tuple[ModuleType, ...]:
         ops_api,
         ops_console,
         qa_api,
+        rasa_api,
         widget,
         widget_identity,
     )
 
     return (health, widget, widget_identity, handoff_api, agent_console, ops_api, customers_api, ops_console,
-            qa_api, voice_routes, outbound_routes)
+            qa_api, rasa_api, voice_routes, outbound_routes)
 
 
 def create_app(runtime: Runtime) -> web.Application:

@@ -29,21 +29,54 @@ from evals.assertions.dialogue import (
     SlotWasNotSet,
     SlotWasSet,
 )
+from evals.assertions.generative import (
+    GenerativeResponseIsGrounded,
+    GenerativeResponseIsRelevant,
+    PatternClarificationContains,
+)
 from evals.assertions.handoff import EscalatedIs, GuardrailTriggeredIs, HandoffContextContains, NotEscalated
 from evals.assertions.knowledge import AnswerCites, AnswerIsGrounded, NoAccountDataDisclosed, grounded, support
 from evals.assertions.messages import BotDidNotSay, BotSaid, Utterance
 
-__all__ = ["ASSERTIONS", "ActionWasExecuted", "AnswerCites", "AnswerIsGrounded", "Assertion", "AssertionSyntaxError",
-           "BotDidNotSay", "BotSaid", "CheckContext", "DocumentText", "EscalatedIs", "FlowCancelledIs",
-           "FlowCompletedIs", "FlowStartedIs", "GuardrailTriggeredIs", "HandoffContextContains", "IntentIs",
-           "NoAccountDataDisclosed", "NotEscalated", "Outcome", "SlotSpec", "SlotWasNotSet", "SlotWasSet",
-           "Utterance", "grounded", "parse_assertion", "support"]
+__all__ = [
+    "ASSERTIONS",
+    "ActionWasExecuted",
+    "AnswerCites",
+    "AnswerIsGrounded",
+    "Assertion",
+    "AssertionSyntaxError",
+    "BotDidNotSay",
+    "BotSaid",
+    "CheckContext",
+    "DocumentText",
+    "EscalatedIs",
+    "FlowCancelledIs",
+    "FlowCompletedIs",
+    "FlowStartedIs",
+    "GenerativeResponseIsGrounded",
+    "GenerativeResponseIsRelevant",
+    "GuardrailTriggeredIs",
+    "HandoffContextContains",
+    "IntentIs",
+    "NoAccountDataDisclosed",
+    "NotEscalated",
+    "Outcome",
+    "PatternClarificationContains",
+    "SlotSpec",
+    "SlotWasNotSet",
+    "SlotWasSet",
+    "Utterance",
+    "grounded",
+    "parse_assertion",
+    "support",
+]
 
 ASSERTIONS: dict[str, type[Assertion]] = {
     cls.kind: cls
     for cls in (FlowStartedIs, FlowCompletedIs, FlowCancelledIs, SlotWasSet, SlotWasNotSet, ActionWasExecuted,
                 BotSaid, BotDidNotSay, IntentIs, EscalatedIs, NotEscalated, HandoffContextContains,
-                AnswerCites, AnswerIsGrounded, NoAccountDataDisclosed, GuardrailTriggeredIs)
+                AnswerCites, AnswerIsGrounded, NoAccountDataDisclosed, GuardrailTriggeredIs,
+                GenerativeResponseIsGrounded, GenerativeResponseIsRelevant, PatternClarificationContains)
 }
 
 

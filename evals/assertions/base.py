@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -24,13 +24,19 @@ class Outcome:
     """What the bot did instead (or also, when it passed)."""
     diff: str = ""
     """A unified diff when a text was close but not equal."""
+    skipped: bool = False
+    """The assertion could not be judged here (``actual`` says why); it does not fail the case."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"assertion": self.assertion, "passed": self.passed, "expected": self.expected,
-                "actual": self.actual, "diff": self.diff}
+                "actual": self.actual, "diff": self.diff, "skipped": self.skipped}
 
 
 DocumentText = Callable[[str], "str | None"]
+Similarity = Callable[[str, Sequence[str]], list[float]]
+"""Cosine similarity of a text to each of some texts under the project's embedding model."""
+FlowsOfPayload = Callable[[str], tuple[str, ...]]
+"""The flows a button payload would start (``/transfer_money`` → ``("transfer_money",)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,13 @@ class CheckContext:
     """Strings that must not reach an unverified customer (``no_account_data_disclosed``)."""
     document_text: DocumentText | None = None
     """Text of a knowledge document by ``doc_id`` (in-process runs), for ``answer_is_grounded``."""
+    similarity: Similarity | None = None
+    """The embedding model's similarity (in-process runs), for Rasa's generative-response judgements."""
+    flows_of_payload: FlowsOfPayload | None = None
+    """Which flows a button starts (in-process runs), for ``pattern_clarification_contains``."""
+    response_text: DocumentText | None = None
+    """The template of a domain response by name (in-process runs): the ground truth of a response sent as
+    written."""
 
 
 class AssertionSyntaxError(ValueError):
@@ -51,6 +64,8 @@ class Assertion(abc.ABC):
     """Something one turn must satisfy."""
 
     kind: ClassVar[str]
+    negative: ClassVar[bool] = False
+    """True when the assertion says something did *not* happen (it matches no event of its own)."""
 
     @classmethod
     @abc.abstractmethod
@@ -63,6 +78,10 @@ class Assertion(abc.ABC):
 
     def outcome(self, passed: bool, expected: str, actual: str, diff: str = "") -> Outcome:
         return Outcome(self.kind, passed, expected, actual, diff)
+
+    def skip(self, expected: str, why: str) -> Outcome:
+        """Not judged (``why``): passes, marked skipped."""
+        return Outcome(self.kind, True, expected, f"skipped: {why}", skipped=True)
 
 
 def name_of(value: Any, key: str, kind: str) -> str:

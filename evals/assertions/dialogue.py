@@ -151,6 +151,7 @@ class SlotWasNotSet(Assertion):
     """No slot named here was set in this turn (to the given value, when one is given)."""
 
     kind: ClassVar[str] = "slot_was_not_set"
+    negative: ClassVar[bool] = True
     slots: tuple[SlotSpec, ...]
 
     @classmethod

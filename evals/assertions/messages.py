@@ -102,6 +102,7 @@ class BotDidNotSay(Assertion):
     """No bot message in this turn matches."""
 
     kind: ClassVar[str] = "bot_did_not_utter"
+    negative: ClassVar[bool] = True
     expect: Utterance
 
     @classmethod

@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from bot.infra.settings import DEMO_PROJECT
 from bot.kernel.errors import ConfigError
 from bot.project import load_project
+from bot.project.patterns import DEFAULT_RESPONSES
 
 CONFIG = """\
 recipe: default.v1
@@ -111,7 +112,8 @@ def test_a_rasa_project_loads_as_it_is(rasa: Path) -> None:
     project = load_project(rasa, env=ENV)
     assert set(project.flows) == {"order_coffee"}
     assert project.nlu.intents == ["greet", "order_coffee"]
-    assert set(project.domain.responses) == {"utter_ask_size", "utter_done"}
+    assert set(project.domain.responses) - set(DEFAULT_RESPONSES) == {"utter_ask_size", "utter_done"}
+    assert project.rasa_patterns
     assert project.domain.intents == ["order_coffee", "greet"]
     assert project.config.action_endpoint == "http://localhost:5055/webhook"
 
@@ -192,3 +194,25 @@ def test_careline_layout_still_loads_without_warnings() -> None:
     """The bundled demo (Careline's own layout) loads as before, with no Rasa warnings."""
     project = load_project(DEMO_PROJECT)
     assert project.warnings == () and "greet" in project.flows
+
+
+def test_the_vector_store_folder_is_the_knowledge_base_the_runtime_opens(rasa: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """endpoints.yml's ``vector_store: {type: faiss, source: docs}`` makes ``docs/`` the folder the knowledge base
+    is built from (not ``knowledge/``)."""
+    import bot.knowledge
+    from bot.app.runtime import open_knowledge
+
+    (rasa / "endpoints.yml").write_text(ENDPOINTS + "vector_store:\n  type: faiss\n  source: docs\n")
+    (rasa / "docs").mkdir()
+    (rasa / "docs" / "fees.txt").write_text("The monthly fee is 5 pounds.\n")
+    project = load_project(rasa, env=ENV)
+    opened: dict[str, object] = {}
+
+    def fake_open(project_dir: Path, config: object, **kwargs: object) -> str:
+        opened.update(kwargs)
+        return "kb"
+
+    monkeypatch.setattr(bot.knowledge.KnowledgeBase, "open", fake_open)
+    assert open_knowledge(project, embedder=object()) == "kb"  # type: ignore[arg-type]
+    assert opened["knowledge_dir"] == rasa / "docs"

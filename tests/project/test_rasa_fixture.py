@@ -18,6 +18,7 @@ from bot.app.runtime import Runtime, train_understander
 from bot.infra.embeddings import Embedder
 from bot.kernel.messages import UserMessage
 from bot.project import Project, load_project
+from bot.project.patterns import DEFAULT_RESPONSES
 from evals.loader import load_suite
 from evals.runner import run_suites
 from evals.targets import InProcessTarget
@@ -26,6 +27,9 @@ from tests.flows.conftest import flow_runner, make_runtime
 FIXTURE = Path(__file__).parent / "fixtures" / "rasa_calm"
 #: The data without the flows file that uses more of Rasa's flow grammar (and an action server).
 SUPPORTED_DATA = (FIXTURE / "data" / "nlu", FIXTURE / "data" / "flows" / "support.yml")
+
+MORE = DEFAULT_RESPONSES["utter_can_do_something_else"]
+"""Rasa's pattern_completed, said once no flow is left."""
 
 
 def _no_llm(project: Project) -> Project:
@@ -51,7 +55,7 @@ def test_the_supported_part_loads_with_what_rasa_configures() -> None:
     assert project.config.action_endpoint == "http://localhost:5055/webhook"
     assert project.config.llm is not None and project.config.llm.model == "gpt-4o-2024-11-20"
     assert set(project.domain.actions) == {"action_check_data_usage", "action_book_line_check"}
-    assert len(project.domain.responses) == 12 and len(project.domain.slots) == 6
+    assert len(set(project.domain.responses) - set(DEFAULT_RESPONSES)) == 12 and len(project.domain.slots) == 6
     assert "fibre" in project.nlu.synonyms.values() and "postcode" in project.nlu.regexes
     assert {w.key for w in project.warnings} == {
         "recipe", "pipeline", "policies", "nlg", "session_config", "intents.4.move_house", "entities.1.plan_name",
@@ -92,7 +96,7 @@ async def test_flows_start_from_their_nlu_trigger_and_run_a_turn(runtime: Runtim
 async def test_a_greeting_runs_its_one_step_flow(runtime: Runtime) -> None:
     """"hello" runs greet_customer, whose only step is an utter action."""
     replies = await runtime.engine.handle("c2", UserMessage("hello", "rest"))
-    assert [r.response for r in replies] == ["utter_greet"]
+    assert [r.response for r in replies] == ["utter_greet", "utter_can_do_something_else"]  # pattern_completed
 
 
 async def test_the_e2e_suite_runs_without_an_llm(runtime: Runtime) -> None:
@@ -132,7 +136,7 @@ async def test_the_advanced_flows_run_against_an_action_server(embedder: Embedde
             await runtime.engine.handle("u1", UserMessage("/check_data_usage", "rest"))
             assert (await runtime.engine.state("u1")).active_flow == "check_data_usage"
             replies = await runtime.engine.handle("u1", UserMessage("12345678", "rest"))
-            assert [r.text for r in replies] == ["You've used 12.5 GB this month."]
+            assert [r.text for r in replies] == ["You've used 12.5 GB this month.", MORE]
             assert (await runtime.engine.state("u1")).active_flow is None
 
             usage["gb"] = None
@@ -176,10 +180,20 @@ async def test_force_slot_filling_keeps_the_answer_for_the_slot(embedder: Embedd
         await runtime.engine.handle("f1", UserMessage("my internet is down", "rest"))
         assert (await runtime.engine.state("f1")).active_flow == "forced_plan"
         replies = await runtime.engine.handle("f1", UserMessage("fibre please", "rest"))
-        assert [r.text for r in replies] == ["Done, you're moving to the fibre plan from next month."]
+        assert [r.text for r in replies] == ["Done, you're moving to the fibre plan from next month.", MORE]
 
         await runtime.engine.handle("f2", UserMessage("/change_plan", "rest"))
         await runtime.engine.handle("f2", UserMessage("my internet is down", "rest"))
         assert (await runtime.engine.state("f2")).active_flow == "report_outage"
     finally:
         await runtime.close()
+
+
+async def test_the_rasa_pattern_suite_runs_without_an_llm(runtime: Runtime) -> None:
+    """Rasa-style assertions on the default patterns pass in order: a cancel is ``pattern_cancel_flow`` saying
+    ``utter_flow_cancelled_rasa`` then ``utter_can_do_something_else``; a completed flow offers more help."""
+    suite = load_suite(FIXTURE / "tests" / "patterns" / "repairs.yml")
+    result = await run_suites([suite], InProcessTarget(runtime.engine))
+    failed = {c.case.name: [k.outcome for k in c.checks if not k.outcome.passed] for c in result.cases if not c.passed}
+    assert failed == {}
+    assert len(result.cases) == 2
