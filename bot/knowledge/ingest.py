@@ -1,8 +1,9 @@
 """Ingest a folder of documents into the index: only changed files are parsed and embedded.
 
 Each file's SHA-256 is compared with the stored one; new and changed files are re-chunked and
-re-embedded, deleted files leave the index, and unreadable or empty files are skipped with a logged
-reason (``knowledge_document_skipped``) and listed in the :class:`IngestReport`.
+re-embedded, deleted files leave the index, and unreadable or empty files (and PDFs pypdf cannot read) are
+skipped with a logged reason (``knowledge_document_skipped``) and listed in the :class:`IngestReport`.
+PDFs are read through pypdf, page text only.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bot.knowledge.types import Chunk
 
 log = get_logger(__name__)
 
-SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm"})
+SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm", ".pdf"})
 PARSER_VERSION = "1"
 EMBED_BATCH = 128
 
@@ -82,6 +83,8 @@ def scan(root: Path) -> list[Path]:
 def read_document(path: Path, root: Path, data: bytes, config: KnowledgeConfig) -> tuple[str, str | None,
                                                                                           list[Chunk]]:
     """Parse ``data`` (the bytes of ``path``) into (title, url, chunks); raises UnreadableDocument."""
+    if path.suffix.lower() == ".pdf":
+        data = pdf_text(data).encode("utf-8")
     if b"\x00" in data[:8192]:
         raise UnreadableDocument("binary content (not a text document)")
     try:
@@ -90,7 +93,7 @@ def read_document(path: Path, root: Path, data: bytes, config: KnowledgeConfig) 
         raise UnreadableDocument(f"not valid UTF-8 (byte {exc.start})") from exc
     if not source.strip():
         raise UnreadableDocument("empty document")
-    parsed = parse(source, path.suffix.lower())
+    parsed = parse(source, ".txt" if path.suffix.lower() == ".pdf" else path.suffix.lower())
     doc_id = doc_id_for(path, root)
     title = parsed.title or path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
     chunks = chunk_document(parsed, doc_id=doc_id, source_path=path.relative_to(root).as_posix(), title=title,
@@ -98,6 +101,23 @@ def read_document(path: Path, root: Path, data: bytes, config: KnowledgeConfig) 
     if not chunks:
         raise UnreadableDocument("no text found (markup only)")
     return title, parsed.url, chunks
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of a PDF, page by page (pypdf, BSD-3-Clause); raises UnreadableDocument when it cannot be read."""
+    try:
+        from io import BytesIO
+
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+    except ImportError as exc:
+        raise UnreadableDocument("PDF needs the pypdf package (pip install pypdf)") from exc
+    try:
+        reader = PdfReader(BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise UnreadableDocument(f"unreadable PDF: {exc}") from exc
+    return "\n\n".join(p.strip() for p in pages if p.strip())
 
 
 def _expected_meta(embedder: Encoder, config: KnowledgeConfig) -> dict[str, str]:

@@ -56,16 +56,50 @@ def test_unreadable_documents_are_skipped_with_a_logged_reason(small_project: Pa
                                                                embedder: Embedder, add_docs: Any) -> None:
     """Empty, binary, non-UTF-8, markup-only and unsupported files are skipped, each with a logged reason."""
     add_docs(small_project, {"empty.md": "  \n", "binary.txt": b"\x00\x01PNG", "latin.md": b"caf\xe9 ol\xe9",
-                               "markup.html": "<html><script>x()</script></html>", "manual.pdf": b"%PDF-1.4"})
+                               "markup.html": "<html><script>x()</script></html>", "manual.pdf": b"%PDF-1.4",
+                               "manual.docx": b"PK"})
     with capture_logs() as logs:
         kb = open_kb(small_project, tmp_path / "index", embedder)
     reasons = {s.path: s.reason for s in kb.report.skipped}
     assert reasons == {"empty.md": "empty document", "binary.txt": "binary content (not a text document)",
                        "latin.md": "not valid UTF-8 (byte 3)", "markup.html": "no text found (markup only)",
-                       "manual.pdf": "unsupported file type .pdf"}
+                       "manual.pdf": reasons["manual.pdf"], "manual.docx": "unsupported file type .docx"}
+    assert reasons["manual.pdf"].startswith("unreadable PDF")
     logged = {e["path"] for e in logs if e["event"] == "knowledge_document_skipped"}
     assert logged == set(reasons)
     assert sorted(kb.report.added) == ["care/leather", "hours", "returns"]
+
+
+def minimal_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF (Helvetica) stating ``lines``, built by hand with a correct cross-reference table."""
+    text = " ".join(f"({line}) Tj 0 -16 Td" for line in lines)
+    stream = f"BT /F1 12 Tf 72 720 Td {text} ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+               b" /Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out
+
+
+async def test_pdf_documents_are_ingested_and_answer_questions(small_project: Path, tmp_path: Path,
+                                                               embedder: Embedder, add_docs: Any) -> None:
+    """A PDF's text is indexed like a text file: it is added, and a question about it retrieves it."""
+    add_docs(small_project, {"warranty.pdf": minimal_pdf(["Warranty", "Frames are guaranteed for 10 years.",
+                                                          "Fabric wear is not covered."])})
+    kb = open_kb(small_project, tmp_path / "index", embedder)
+    assert "warranty" in kb.report.added and not kb.report.skipped
+    found = await kb.search("how long are frames guaranteed?", top_k=1)
+    assert found[0].doc_id == "warranty" and "10 years" in found[0].text
 
 
 def test_corrupt_index_file_is_rebuilt_without_reembedding(small_project: Path, tmp_path: Path,
