@@ -179,7 +179,8 @@ PLAIN_FRUSTRATION = {
         r"|\b(?:how many (?:more )?times|every (?:single )?time i|asked and asked|again and again|lost count"
         r"|already (?:explained|told|asked|sent)|keep being told|(?:said|told me) that (?:last|before)"
         r"|same (?:answer|problem|thing) every|been chasing|still (?:nothing|no answer|waiting|no reply)"
-        r"|going round in circles|nobody (?:ever )?(?:replies|reply|calls|rings|gets back)|why does nobody)",
+        r"|going round in circles|nobody (?:ever |has )?(?:replies|reply|calls|rings|gets back|got back)"
+        r"|why does nobody|is (?:anyone|anybody) even (?:there|reading|listening))",
         re.IGNORECASE),
     "exhaustion": re.compile(
         r"\b(?:i'?ve had (?:enough|it)\b|enough is enough|i(?:'m| am) (?:so |just |really )?done\b(?! with (?:my|the) "
