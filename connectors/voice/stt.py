@@ -47,6 +47,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.utils.time import time_now_iso8601
 
 from bot.infra.logs import get_logger
+from connectors.voice.cpu import CPU
 from connectors.voice.errors import SpeechError
 from connectors.voice.lm import Expectation, SpeechModel, barge_in_grammar, grammar
 
@@ -302,7 +303,9 @@ class PocketsphinxSTT(FrameProcessor):
         self._decoder.end_utt()
         hyp = self._decoder.hyp()
         self.stats.audio_secs += len(audio) / (SAMPLE_RATE * 2)
-        self.stats.cpu_secs += time.thread_time() - started
+        spent = time.thread_time() - started
+        self.stats.cpu_secs += spent
+        CPU.add("stt_pocketsphinx", spent)
         return hyp.hypstr.strip() if hyp is not None else ""
 
     def _feed(self, chunk: bytes, final: bool) -> str:
@@ -314,5 +317,7 @@ class PocketsphinxSTT(FrameProcessor):
         if final:
             self._decoder.end_utt()
         hyp = self._decoder.hyp()
-        self.stats.cpu_secs += time.thread_time() - started
+        spent = time.thread_time() - started
+        self.stats.cpu_secs += spent
+        CPU.add("stt_pocketsphinx", spent)
         return hyp.hypstr.strip() if hyp is not None else ""

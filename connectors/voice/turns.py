@@ -53,6 +53,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from bot.infra.logs import get_logger
 from bot.kernel.messages import Button
 from connectors.voice.config import TurnConfig, VADConfig
+from connectors.voice.cpu import CPU
 from connectors.voice.endpoint import TurnJudge
 from connectors.voice.lm import INTERRUPT_WORDS, words
 from connectors.voice.speech import is_backchannel
@@ -129,6 +130,10 @@ class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
         self._log_data = False
         self._session = smart_turn_session()
 
+    def _predict_endpoint(self, audio_array: Any) -> dict[str, Any]:
+        with CPU.measure("smart_turn"):
+            return super()._predict_endpoint(audio_array)
+
 
 def smart_turn_session() -> Any:
     """The process-wide smart-turn ONNX session (loaded on first use)."""
@@ -159,10 +164,11 @@ class PrimedSileroVADAnalyzer(SileroVADAnalyzer):
         self._primed = False
 
     def _run_analyzer(self, buffer: bytes) -> VADState:
-        if not self._primed:
-            self._primed = True
-            super()._run_analyzer(bytes(2 * int(self.sample_rate * self.prime_secs)))  # 16-bit zeros
-        return super()._run_analyzer(buffer)
+        with CPU.measure("vad"):
+            if not self._primed:
+                self._primed = True
+                super()._run_analyzer(bytes(2 * int(self.sample_rate * self.prime_secs)))  # 16-bit zeros
+            return super()._run_analyzer(buffer)
 
 
 def vad_analyzer(config: VADConfig) -> SileroVADAnalyzer:
