@@ -1,6 +1,6 @@
 """Voice benchmarks on the demo bot: WER and first-audio latency per engine, real-time factors, concurrent calls.
 
-    python benchmarks/voice/bench.py [--calls 1,2,4] [--no-calls] [--json out.json]
+    python benchmarks/voice/bench.py [--calls 1,2,4,8] [--no-calls | --calls-only] [--json out.json]
 
 Every time is also given as a multiple of an in-process floor (``floor_ms``: one second of call audio through
 the line codec), so runs on a loaded machine can be compared.
@@ -17,9 +17,14 @@ the line codec), so runs on a loaded machine can be compared.
 * latency: end of the simulated caller's speech → first bot audio on the line, over ``QUESTIONS``, for the
   shipped engines (piper + Whisper) and the previous default (espeak-ng + pocketsphinx), with smart-turn on
   (and off with ``--vad-only``). VAD stop delay is 0.2 s (Silero ``stop_secs``) and is included.
-* concurrency: N calls at once, each asking the suite's questions; p95 latency per N.
+* concurrency: N calls at once (1, 2, 4, 8), each asking :data:`QUESTIONS`: p50/p95 end of speech → first bot
+  audio, and the server's CPU seconds per call, split by component (:mod:`connectors.voice.cpu`: VAD,
+  smart-turn, pocketsphinx, Whisper, piper; espeak-ng as the server's child processes; the engine's CPU per turn
+  measured alone; ``rest`` = the process's CPU minus the components: engine, pipecat frames, websocket, codec).
 
-Server and callers run in this one process on loopback (the callers only pace and parse frames).
+The server runs in this process on loopback; the simulated callers run in a child process (``--drive``), so
+this process's CPU is the server's alone. On a shared machine read CPU seconds per call and ratios, not
+wall-clock latency alone (each run records the load average).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -265,13 +271,13 @@ async def measure_tts(project: object, floor_ms: float) -> dict[str, object]:
     return out
 
 
-async def one_call(url: str, name: str, questions: list[str]) -> list[float]:
+async def one_call(url: str, questions: list[str], audio: dict[str, np.ndarray]) -> list[float]:
     from connectors.voice.caller import SimulatedCaller
 
     latencies = []
     async with SimulatedCaller.connect(url) as caller:  # a fresh CallSid: the server names the call
         for question in questions:
-            await caller.say(question)
+            await caller.play(audio[question])
             try:
                 # A long answer has pauses over a second (between messages): wait for real quiet before the next
                 # question, or the caller talks over the end of the answer (a barge-in, not a new turn).
@@ -283,17 +289,58 @@ async def one_call(url: str, name: str, questions: list[str]) -> list[float]:
     return latencies
 
 
+async def drive(url: str, calls: int, stagger_secs: float) -> None:
+    """The callers' side, in a process of its own (``--drive``): ``calls`` simulated calls at once, each asking
+    :data:`QUESTIONS` (spoken once per process, then replayed); prints the latencies as one JSON line."""
+    from connectors.voice.caller import synthesize
+
+    audio = {q: await synthesize(q) for q in QUESTIONS}
+
+    async def staggered(index: int) -> list[float]:
+        await asyncio.sleep(index * stagger_secs)  # calls do not all speak in the same 20 ms
+        return await one_call(url, QUESTIONS, audio)
+
+    results = await asyncio.gather(*(staggered(i) for i in range(calls)))
+    print(json.dumps({"latencies_ms": [v for r in results for v in r]}), flush=True)
+
+
 #: The call configurations the latency runs compare: what ships, and the previous default.
 CALL_ENGINES = {"piper+whisper": ({"engine": "piper"}, {"open_answers": "whisper"}),
-                "piper+whisper_10s": ({"engine": "piper"}, {"open_answers": "whisper", "whisper_context_secs": 10}),
+                "piper+whisper_30s": ({"engine": "piper"}, {"open_answers": "whisper", "whisper_context_secs": None}),
                 "espeak+pocketsphinx": ({"engine": "espeak-ng"}, {"open_answers": "pocketsphinx"})}
+
+
+def process_cpu() -> tuple[float, float]:
+    """(this process's CPU seconds, its finished children's: espeak-ng runs as a child)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+async def engine_cpu_per_turn(runtime: object, rounds: int = 3) -> float:
+    """The engine's CPU seconds per turn on :data:`QUESTIONS`, measured alone (a text turn on channel voice,
+    nothing else running in the process): the engine's part of a call's profile."""
+    from bot.kernel.messages import UserMessage
+
+    engine = runtime.engine  # type: ignore[attr-defined]
+    await engine.handle("bench-engine-warm", UserMessage(QUESTIONS[0], "voice", {}))
+    started, turns = time.process_time(), 0
+    for r in range(rounds):
+        for question in QUESTIONS:
+            await engine.handle(f"bench-engine-{r}", UserMessage(question, "voice", {}))
+            turns += 1
+    return (time.process_time() - started) / turns
 
 
 async def latency_runs(project: object, settings_dir: str, calls: list[int], smart_turn: bool,
                        engines: str = "piper+whisper") -> dict[str, object]:
+    """End of speech → first bot audio at each concurrency in ``calls``, and the server's CPU per call: the
+    callers run in a child process, so this process's CPU is the server's alone (plus espeak-ng's, a child)."""
     from bot.app.runtime import build_runtime
     from bot.infra.settings import Settings
     from bot.testing.server import serve_app
+    from connectors.voice.cpu import CPU
     from connectors.web import create_app
 
     voice = project.config.voice  # type: ignore[attr-defined]
@@ -305,19 +352,41 @@ async def latency_runs(project: object, settings_dir: str, calls: list[int], sma
     patched = dataclasses.replace(project, config=config)  # type: ignore[type-var]
     runtime = await build_runtime(Settings(database_url=f"sqlite:///{settings_dir}/bench-{smart_turn}-{engines}.db",
                                            admin_token="bench-admin-token", admin_token_generated=False), patched)
-    out: dict[str, object] = {}
+    out: dict[str, object] = {"engine_cpu_s_per_turn_alone": round(await engine_cpu_per_turn(runtime), 4)}
     async with serve_app(create_app(runtime)) as url:
+        # The start-up warm-up (piper caching the first piece of every fixed response) is not a call's cost.
+        for thread in threading.enumerate():
+            if thread.name == "piper-openings":
+                await asyncio.to_thread(thread.join)
         for n in calls:
+            CPU.reset()
+            own, children = process_cpu()
             started = time.perf_counter()
-            results = await asyncio.gather(*(one_call(url, f"bench-{engines}-{smart_turn}-{n}-{i}", QUESTIONS)
-                                             for i in range(n)))
-            values = [v for r in results for v in r]
+            driver = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--drive", url, "--drive-calls", str(n),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+            stdout, _ = await driver.communicate()
+            wall = time.perf_counter() - started
+            own_after, children_after = process_cpu()
+            lines = [line for line in stdout.decode().splitlines() if line.startswith("{")]
+            values: list[float] = json.loads(lines[-1])["latencies_ms"] if lines else []
+            parts = CPU.snapshot()
+            server_cpu = (own_after - own) + (children_after - children)
+            if engines.startswith("espeak"):
+                parts["tts_espeak"] = {"cpu_s": round(children_after - children, 4), "runs": 0}
+            measured = sum(p["cpu_s"] for p in parts.values())
             p50 = statistics.median(values) if values else None
             out[str(n)] = {"calls": n, "replies": len(values), "expected": n * len(QUESTIONS),
                            "p50_ms": round(p50) if p50 is not None else None,
                            "p95_ms": round(percentile(values, 0.95)) if values else None,
                            "p50_x_floor": round(p50 / FLOOR_MS[0], 1) if p50 is not None and FLOOR_MS else None,
-                           "wall_s": round(time.perf_counter() - started, 1)}
+                           "wall_s": round(wall, 1),
+                           "server_cpu_s_per_call": round(server_cpu / n, 3),
+                           "server_cpu_share_of_2_cores": round(server_cpu / wall / 2, 3),
+                           "cpu_s_per_call_by_part": {k: round(v["cpu_s"] / n, 3) for k, v in parts.items()},
+                           "runs_per_call_by_part": {k: round(v["runs"] / n, 1) for k, v in parts.items()},
+                           "rest_cpu_s_per_call": round((server_cpu - measured) / n, 3),
+                           "load_average": os.getloadavg()[0]}
             print(f"{engines} smart_turn={smart_turn} calls={n}: {out[str(n)]}", flush=True)
     await runtime.close()
     return out
@@ -328,14 +397,23 @@ FLOOR_MS: list[float] = []
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", default="1,2,4")
+    parser.add_argument("--calls", default="1,2,4,8")
     parser.add_argument("--json", default=None)
     parser.add_argument("--vad-only", action="store_true", help="also run with smart-turn off (VAD stop ends turns)")
     parser.add_argument("--no-calls", action="store_true", help="WER and first audio only (no simulated calls)")
     parser.add_argument("--no-transcripts", action="store_true", help="leave the per-utterance transcripts out")
     parser.add_argument("--no-wer", action="store_true", help="first audio and call latency only")
-    parser.add_argument("--engines", default=",".join(CALL_ENGINES), help="call configurations to time")
+    parser.add_argument("--engines", default="piper+whisper,espeak+pocketsphinx", help="call configurations to time")
+    parser.add_argument("--calls-only", action="store_true", help="the concurrent calls only (no WER, no TTS)")
+    parser.add_argument("--drive", default=None, help=argparse.SUPPRESS)  # the callers' child process
+    parser.add_argument("--drive-calls", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.drive:
+        from bot.infra.logs import configure_logging
+
+        configure_logging(level="error")
+        await drive(args.drive, args.drive_calls, stagger_secs=0.37)
+        return
     from bot.infra.logs import configure_logging
     from bot.infra.settings import DEMO_PROJECT
     from bot.project import load_project
@@ -350,8 +428,8 @@ async def main() -> None:
                                  "floor": "p50 of one second of call audio through soxr 16->8 kHz + mu-law encode",
                                  "vad_stop_secs": project.config.voice.vad.stop_secs,
                                  "smart_turn_max_silence_secs": project.config.voice.turns.max_silence_secs}
-    report["tts"] = await measure_tts(project, FLOOR_MS[0])
-    stt: dict[str, object] = {} if args.no_wer else await measure_stt(project, FLOOR_MS[0])
+    report["tts"] = {} if args.calls_only else await measure_tts(project, FLOOR_MS[0])
+    stt: dict[str, object] = {} if args.no_wer or args.calls_only else await measure_stt(project, FLOOR_MS[0])
     if args.no_transcripts and stt:
         stt.pop("transcripts")
     report["stt"] = stt

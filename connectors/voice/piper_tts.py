@@ -37,6 +37,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from bot.infra.logs import get_logger
 from connectors.voice.config import TTSConfig
+from connectors.voice.cpu import CPU
 from connectors.voice.errors import SpeechError
 from connectors.voice.tts import CHUNK_SECS, MAX_TEXT_CHARS, SynthesisStats
 
@@ -134,7 +135,7 @@ class PiperVoiceModel:
         """``text`` as phoneme strings to synthesize one by one: its sentences (the first cut at its first
         clause when that clause is long enough), merged wherever a piece would not be ready by the time the
         audio before it has played (:func:`plan_pieces`)."""
-        with self._lock:
+        with self._lock, CPU.measure("tts_piper"):
             sentences = [s for s in self._voice.phonemize(text) if s]
         units: list[str] = []
         for index, phonemes in enumerate(sentences):
@@ -159,13 +160,14 @@ class PiperVoiceModel:
         audio = self.cached(piece)
         if audio is not None:
             return audio
-        ids = self._voice.phonemes_to_ids(list(piece))
-        raw = self._voice.phoneme_ids_to_audio(ids, self._synthesis)
-        samples = np.asarray(raw, dtype=np.float32).reshape(-1)
-        peak = float(np.max(np.abs(samples))) if samples.size else 0.0
-        if peak > 1e-6:
-            samples = samples * (0.9 / peak)
-        audio = resample_pcm(samples, self.in_rate, self.out_rate)
+        with CPU.measure("tts_piper"):
+            ids = self._voice.phonemes_to_ids(list(piece))
+            raw = self._voice.phoneme_ids_to_audio(ids, self._synthesis)
+            samples = np.asarray(raw, dtype=np.float32).reshape(-1)
+            peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+            if peak > 1e-6:
+                samples = samples * (0.9 / peak)
+            audio = resample_pcm(samples, self.in_rate, self.out_rate)
         with self._lock:
             self.cache_misses += 1
             if self._cache_entries:

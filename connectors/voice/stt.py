@@ -47,6 +47,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.utils.time import time_now_iso8601
 
 from bot.infra.logs import get_logger
+from connectors.voice.cpu import CPU
 from connectors.voice.errors import SpeechError
 from connectors.voice.lm import Expectation, SpeechModel, barge_in_grammar, grammar
 
@@ -122,6 +123,7 @@ class PocketsphinxSTT(FrameProcessor):
             if self._use_grammars and model is not None else None
         self._bot_speaking = False
         self._over_bot = False  # the live pass listens with the barge-in grammar (speech began over the bot)
+        self._whole_only = False  # this turn is heard only by the open recognizer: no live pocketsphinx pass
         self._user_id = user_id
         self._decoder: Any = None
         self._default_search = "_default"
@@ -224,7 +226,18 @@ class PocketsphinxSTT(FrameProcessor):
         self._last_interim = ""
         self._turn_audio = bytearray(b"".join(self._pre_roll))
         self._pending = bytearray(self._turn_audio)
+        # The bot is silent and no closed grammar applies: the open recognizer hears the whole turn anyway, and
+        # nothing reads partial words while the bot is silent — so pocketsphinx's live pass is skipped (CPU).
+        self._whole_only = self._open_recognizer is not None and not self._bot_speaking and not self._closed_next()
+        if self._whole_only:
+            self._streaming = False
+            return
         await self._run(self._start_utterance, self._over_bot)
+
+    def _closed_next(self) -> bool:
+        """Whether the next utterance would be decoded with a closed grammar (what the bot now expects)."""
+        return self._use_grammars and self._model is not None and \
+            grammar(self._expectation, self._model.vocabulary) is not None
 
     async def _speech_stopped(self) -> None:
         if not self._in_speech:
@@ -232,6 +245,10 @@ class PocketsphinxSTT(FrameProcessor):
         self._in_speech = False
         started = time.perf_counter()
         text = ""
+        if self._whole_only and self._open_recognizer is not None:
+            text = await self._run(self._open_recognizer, bytes(self._turn_audio))
+            await self._final(text, started)
+            return
         if self._streaming:  # the live pass heard the whole utterance: only its last chunk is left to decode
             self._streaming = False
             rest, self._pending = bytes(self._pending), bytearray()
@@ -250,6 +267,9 @@ class PocketsphinxSTT(FrameProcessor):
             (self._grammar_recognizer if closed else self._open_recognizer)
         if whole_turn is not None:  # this kind of turn is heard by another recognizer, from its whole audio
             text = await self._run(whole_turn, bytes(self._turn_audio))
+        await self._final(text, started)
+
+    async def _final(self, text: str, started: float) -> None:
         self.stats.last_final_ms = (time.perf_counter() - started) * 1000
         self.stats.utterances += 1
         log.debug("voice_transcript", text=text, search=self._search, ms=round(self.stats.last_final_ms, 1),
@@ -302,7 +322,9 @@ class PocketsphinxSTT(FrameProcessor):
         self._decoder.end_utt()
         hyp = self._decoder.hyp()
         self.stats.audio_secs += len(audio) / (SAMPLE_RATE * 2)
-        self.stats.cpu_secs += time.thread_time() - started
+        spent = time.thread_time() - started
+        self.stats.cpu_secs += spent
+        CPU.add("stt_pocketsphinx", spent)
         return hyp.hypstr.strip() if hyp is not None else ""
 
     def _feed(self, chunk: bytes, final: bool) -> str:
@@ -314,5 +336,7 @@ class PocketsphinxSTT(FrameProcessor):
         if final:
             self._decoder.end_utt()
         hyp = self._decoder.hyp()
-        self.stats.cpu_secs += time.thread_time() - started
+        spent = time.thread_time() - started
+        self.stats.cpu_secs += spent
+        CPU.add("stt_pocketsphinx", spent)
         return hyp.hypstr.strip() if hyp is not None else ""

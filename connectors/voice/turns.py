@@ -25,6 +25,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
@@ -53,6 +54,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from bot.infra.logs import get_logger
 from bot.kernel.messages import Button
 from connectors.voice.config import TurnConfig, VADConfig
+from connectors.voice.cpu import CPU
 from connectors.voice.endpoint import TurnJudge
 from connectors.voice.lm import INTERRUPT_WORDS, words
 from connectors.voice.speech import is_backchannel
@@ -61,6 +63,9 @@ from connectors.voice.stt import ExpectFrame
 log = get_logger(__name__)
 
 _SESSION_LOCK = threading.Lock()
+#: smart-turn v3's model file, shipped in pipecat's wheel.
+SMART_TURN_PACKAGE = "pipecat.audio.turn.smart_turn.data"
+SMART_TURN_MODEL = "smart-turn-v3.2-cpu.onnx"
 _SMART_TURN_SESSION: Any = None
 
 
@@ -129,6 +134,10 @@ class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
         self._log_data = False
         self._session = smart_turn_session()
 
+    def _predict_endpoint(self, audio_array: Any) -> dict[str, Any]:
+        with CPU.measure("smart_turn"):
+            return super()._predict_endpoint(audio_array)
+
 
 def smart_turn_session() -> Any:
     """The process-wide smart-turn ONNX session (loaded on first use)."""
@@ -137,10 +146,17 @@ def smart_turn_session() -> Any:
         if _SMART_TURN_SESSION is None:
             import onnxruntime as ort
 
-            probe = LocalSmartTurnAnalyzerV3.__new__(LocalSmartTurnAnalyzerV3)
-            LocalSmartTurnAnalyzerV3.__init__(probe)
-            _SMART_TURN_SESSION = probe._session
-            assert isinstance(_SMART_TURN_SESSION, ort.InferenceSession)
+            # One intra-op thread, no spinning: pipecat's own session takes a thread per core, which on a
+            # shared box busy-waits on cores other calls need; the model runs off the turn's critical path.
+            options = ort.SessionOptions()
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            options.inter_op_num_threads = 1
+            options.intra_op_num_threads = 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            model = resources.files(SMART_TURN_PACKAGE).joinpath(SMART_TURN_MODEL)
+            _SMART_TURN_SESSION = ort.InferenceSession(str(model), sess_options=options,
+                                                       providers=["CPUExecutionProvider"])
         return _SMART_TURN_SESSION
 
 
@@ -159,10 +175,11 @@ class PrimedSileroVADAnalyzer(SileroVADAnalyzer):
         self._primed = False
 
     def _run_analyzer(self, buffer: bytes) -> VADState:
-        if not self._primed:
-            self._primed = True
-            super()._run_analyzer(bytes(2 * int(self.sample_rate * self.prime_secs)))  # 16-bit zeros
-        return super()._run_analyzer(buffer)
+        with CPU.measure("vad"):
+            if not self._primed:
+                self._primed = True
+                super()._run_analyzer(bytes(2 * int(self.sample_rate * self.prime_secs)))  # 16-bit zeros
+            return super()._run_analyzer(buffer)
 
 
 def vad_analyzer(config: VADConfig) -> SileroVADAnalyzer:

@@ -31,6 +31,7 @@ import numpy as np
 
 from bot.infra.logs import get_logger
 from connectors.voice.config import STTConfig
+from connectors.voice.cpu import CPU, new_native_threads, threads_cpu_secs
 from connectors.voice.errors import SpeechError
 
 log = get_logger(__name__)
@@ -105,9 +106,11 @@ class WhisperRecognizer:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
 
+        self._threads: set[int] = set()  # CTranslate2's own decoding threads (for the CPU profile)
         try:
-            self._model = WhisperModel(str(model), device="cpu", compute_type="int8", cpu_threads=threads,
-                                       num_workers=1, local_files_only=True)
+            with new_native_threads(self._threads):
+                self._model = WhisperModel(str(model), device="cpu", compute_type="int8", cpu_threads=threads,
+                                           num_workers=1, local_files_only=True)
         except (OSError, RuntimeError, ValueError) as exc:
             raise SpeechError(f"the Whisper model in {model} could not be loaded: {exc}", provider="whisper",
                               permanent=True) from exc
@@ -150,6 +153,7 @@ class WhisperRecognizer:
             return ""
         seconds = audio.size / SAMPLE_RATE
         with self._lock:
+            cpu_started, native_started = time.thread_time(), threads_cpu_secs(self._threads)
             features = self._model.feature_extractor(audio[: MAX_FRAMES * SAMPLE_RATE // FRAMES_PER_SEC])
             frames = min(MAX_FRAMES, max(self._context_frames, features.shape[1]))
             window = np.zeros((features.shape[0], frames), dtype=np.float32)
@@ -159,6 +163,7 @@ class WhisperRecognizer:
             result: Any = self._model.model.generate(
                 encoded, [self._prompt], beam_size=self._beam_size, suppress_blank=True, suppress_tokens=[-1],
                 max_length=len(self._prompt) + max(MIN_TOKENS, int(seconds * TOKENS_PER_SEC)))
+            CPU.add("stt_whisper", time.thread_time() - cpu_started + threads_cpu_secs(self._threads) - native_started)
         tokens = [t for t in result[0].sequences_ids[0] if t < self._tokenizer.eot]
         text = drop_repeats(self._tokenizer.decode(tokens).strip())
         self.stats.utterances += 1
