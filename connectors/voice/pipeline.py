@@ -26,6 +26,7 @@ from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.workers.runner import WorkerRunner
 
 from bot.app.runtime import Runtime
+from bot.infra.cache import cache_dir
 from bot.infra.environment import secret
 from bot.infra.logs import get_logger
 from bot.kernel.conversation import ConversationState
@@ -86,6 +87,8 @@ class VoiceModels:
         if config.tts.engine == "piper":
             if piper_available(config.tts.piper_model):
                 piper = PiperVoiceModel.load(config.tts, out_rate=OUT_RATE)
+                if config.tts.cache_entries:
+                    piper.keep_on_disk(cache_dir(runtime.project.path, "voice", "piper"))
                 cached = piper.warm(fixed_prompts(runtime, config))
                 log.info("voice_piper_cache_warmed", pieces=cached)
                 if config.tts.warm_responses:

@@ -21,8 +21,10 @@ speaks with espeak-ng.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
 import json
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -113,6 +115,45 @@ class PiperVoiceModel:
         self._lock = threading.Lock()  # the cache and espeak-ng's phonemizer state
         self.cache_hits = 0
         self.cache_misses = 0
+        self.disk: Path | None = None
+        """Where synthesized pieces are also kept across restarts (:meth:`keep_on_disk`); ``None``: memory only."""
+        stat = model.stat()
+        self._identity = f"{model.name}:{stat.st_size}:{int(stat.st_mtime)}:{length_scale}:{out_rate}"
+
+    def keep_on_disk(self, folder: Path) -> None:
+        """Keep the pieces of the project's fixed texts (:meth:`warm`, :meth:`warm_openings`) in ``folder`` too (one
+        file per piece, named by a hash of the voice file, its settings and the phonemes), so a restarted process
+        — or another worker — reads them instead of synthesizing them again (~20-30 s of CPU per start). Live
+        replies are never written there."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.disk = folder
+
+    def _disk_path(self, piece: str) -> Path | None:
+        if self.disk is None:
+            return None
+        digest = hashlib.sha256(f"{self._identity}\n{piece}".encode()).hexdigest()[:32]
+        return self.disk / f"{digest}.pcm"
+
+    def _from_disk(self, piece: str) -> bytes | None:
+        path = self._disk_path(piece)
+        if path is None:
+            return None
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    def _to_disk(self, piece: str, audio: bytes) -> None:
+        path = self._disk_path(piece)
+        if path is None:
+            return
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            temporary.write_bytes(audio)
+            os.replace(temporary, path)  # atomic: a reader sees the whole piece or none
+        except OSError as exc:
+            log.warning("voice_piper_disk_cache_failed", folder=str(self.disk), error=str(exc))
+            temporary.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, config: TTSConfig, *, out_rate: int) -> PiperVoiceModel:
@@ -155,10 +196,16 @@ class PiperVoiceModel:
                 self.cache_hits += 1
             return audio
 
-    def synthesize(self, piece: str) -> bytes:
-        """One piece (phonemes) as 16-bit PCM at the output rate (blocking: ~0.2 s per second of audio)."""
+    def synthesize(self, piece: str, *, persist: bool = False) -> bytes:
+        """One piece (phonemes) as 16-bit PCM at the output rate (blocking: ~0.2 s per second of audio);
+        ``persist`` also keeps it on disk — only for the project's fixed texts: a live reply may carry a
+        customer's details, which must not outlive the call in a cache."""
         audio = self.cached(piece)
         if audio is not None:
+            return audio
+        audio = self._from_disk(piece)
+        if audio is not None:
+            self._keep(piece, audio)
             return audio
         with CPU.measure("tts_piper"):
             ids = self._voice.phonemes_to_ids(list(piece))
@@ -170,11 +217,17 @@ class PiperVoiceModel:
             audio = resample_pcm(samples, self.in_rate, self.out_rate)
         with self._lock:
             self.cache_misses += 1
+        self._keep(piece, audio)
+        if persist:
+            self._to_disk(piece, audio)
+        return audio
+
+    def _keep(self, piece: str, audio: bytes) -> None:
+        with self._lock:
             if self._cache_entries:
                 self._cache[piece] = audio
                 while len(self._cache) > self._cache_entries:
                     self._cache.popitem(last=False)
-        return audio
 
     def speak_all(self, text: str) -> bytes:
         """All of ``text`` as one PCM buffer at the output rate, with the gaps a call puts between pieces."""
@@ -188,7 +241,7 @@ class PiperVoiceModel:
         for text in texts:
             pieces = self.pieces(text)
             if pieces and self.cached(pieces[0]) is None:
-                self.synthesize(pieces[0])
+                self.synthesize(pieces[0], persist=True)
                 count += 1
         return count
 
@@ -197,7 +250,7 @@ class PiperVoiceModel:
         count = 0
         for text in texts:
             for piece in self.pieces(text):
-                self.synthesize(piece)
+                self.synthesize(piece, persist=True)
                 count += 1
         return count
 

@@ -4,6 +4,7 @@ a call whose caller speaks with piper, heard by Whisper for open questions and b
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,3 +138,26 @@ async def test_without_the_neural_voice_extra_calls_fall_back_to_espeak_and_pock
     assert isinstance(pipeline.make_tts(config.tts, models), EspeakTTS)
     stt = pipeline.make_stt(config.stt, models)
     assert stt._open_recognizer is None and stt._grammar_recognizer is None  # type: ignore[attr-defined]
+
+
+@needs_piper
+def test_pieces_kept_on_disk_are_read_by_a_restarted_voice_instead_of_synthesized(tmp_path: Path) -> None:
+    """A second process (here: a second voice object on the same folder) plays the fixed prompt the first one
+    warmed, byte for byte, without synthesizing; another speaking rate is another piece; a live reply (it may
+    carry a customer's details) is never written to disk."""
+    first = PiperVoiceModel(bundled_voice(), out_rate=8000)
+    first.keep_on_disk(tmp_path)
+    first.synthesize(first.pieces("Your order A1002 goes to 10 Downing Street.")[0])
+    assert not list(tmp_path.glob("*.pcm"))
+    assert first.warm(["Thanks for calling Northwind."]) == 1
+    piece = first.pieces("Thanks for calling Northwind.")[0]
+    audio = first.synthesize(piece)
+    assert first.cache_misses == 2 and len(list(tmp_path.glob("*.pcm"))) == 1
+    again = PiperVoiceModel(bundled_voice(), out_rate=8000)
+    again.keep_on_disk(tmp_path)
+    assert again.synthesize(piece) == audio
+    assert again.cache_misses == 0
+    slower = PiperVoiceModel(bundled_voice(), out_rate=8000, length_scale=1.3)
+    slower.keep_on_disk(tmp_path)
+    assert slower.synthesize(piece) != audio and slower.cache_misses == 1
+    assert len(list(tmp_path.glob("*.pcm"))) == 1
